@@ -1,0 +1,182 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const ABOUT: &str = "\
+Use OAuth-protected remote MCP servers from any MCP client.
+
+MCP Companion signs you in to remote MCP servers, keeps the tokens in your OS keychain, and
+bridges stdio MCP clients (Claude Desktop, Cursor, …) to them.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  mcp-companion add linear https://mcp.linear.app/mcp
+  mcp-companion list
+  mcp-companion show linear --json
+  mcp-companion remove linear
+
+Files:
+  The config file is config.toml in the platform config directory (on Linux
+  ~/.config/mcp-companion/config.toml); `--config` or MCP_COMPANION_CONFIG points elsewhere.
+  It never holds a secret: tokens and keys live in the OS keychain.
+
+Exit codes:
+  0  success
+  1  the operation failed
+  2  usage or configuration error (bad arguments, unknown server, invalid config file)";
+
+/// The `mcp-companion` command line.
+#[derive(Debug, Parser)]
+#[command(name = "mcp-companion", version, about = ABOUT, after_help = AFTER_HELP)]
+pub(crate) struct Cli {
+    /// Use this config file instead of the platform default.
+    #[arg(long, global = true, env = "MCP_COMPANION_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Add a remote MCP server.
+    #[command(after_help = ADD_HELP)]
+    Add(AddArgs),
+    /// List the configured servers.
+    #[command(visible_alias = "ls", after_help = "Example:\n  mcp-companion list --json")]
+    List(ListArgs),
+    /// Show one server's settings.
+    #[command(after_help = "Example:\n  mcp-companion show linear")]
+    Show(ShowArgs),
+    /// Remove a server from the configuration.
+    #[command(visible_alias = "rm", after_help = "Example:\n  mcp-companion remove linear")]
+    Remove(RemoveArgs),
+}
+
+const ADD_HELP: &str = "\
+Examples:
+  # The usual case: everything is discovered when you sign in.
+  mcp-companion add linear https://mcp.linear.app/mcp
+
+  # An authorization server without dynamic registration (Auth0, Okta, Entra):
+  mcp-companion add tools https://tools.example.com/mcp \\
+      --client-id companion-desktop --audience https://tools.example.com/mcp
+
+  # Microsoft Entra ID rejects the RFC 8707 resource parameter:
+  mcp-companion add graph https://graph.example.com/mcp --client-id 1234 --no-resource
+
+  # A server that takes API key headers (values go to the keychain, not the file):
+  mcp-companion add keyed https://keyed.example.com/mcp --auth headers --header X-Api-Key
+
+  # A local server without authentication, over the legacy SSE transport:
+  mcp-companion add local http://127.0.0.1:8931/sse --auth none --transport sse
+
+Names may use letters, digits, '-' and '_' (what every MCP client accepts).";
+
+#[derive(Debug, Args)]
+pub(crate) struct AddArgs {
+    /// A short name for the server, used by `connect` and in MCP clients' configs.
+    pub(crate) name: String,
+    /// The server's MCP endpoint (https; http only for localhost).
+    pub(crate) url: String,
+    /// How to authenticate.
+    #[arg(long, value_enum, default_value_t = AuthMode::Oauth)]
+    pub(crate) auth: AuthMode,
+    /// The MCP transport.
+    #[arg(long, value_enum, default_value_t = TransportArg::Auto)]
+    pub(crate) transport: TransportArg,
+    /// A pre-registered OAuth client id (for servers without dynamic registration).
+    #[arg(long, value_name = "ID")]
+    pub(crate) client_id: Option<String>,
+    /// A scope to request instead of what the server advertises (repeatable).
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub(crate) scopes: Vec<String>,
+    /// An extra authorization request parameter, such as `prompt=consent` (repeatable).
+    #[arg(long = "authorize-param", value_name = "KEY=VALUE")]
+    pub(crate) authorize_params: Vec<String>,
+    /// Shorthand for `--authorize-param audience=URI` (Auth0).
+    #[arg(long, value_name = "URI")]
+    pub(crate) audience: Option<String>,
+    /// Send this RFC 8707 resource instead of the server's own.
+    #[arg(long, value_name = "URI", conflicts_with = "no_resource")]
+    pub(crate) resource: Option<String>,
+    /// Send no RFC 8707 resource parameter (Microsoft Entra ID).
+    #[arg(long)]
+    pub(crate) no_resource: bool,
+    /// A Client ID Metadata Document URL to use as the client id where supported.
+    #[arg(long, value_name = "URL")]
+    pub(crate) client_metadata_url: Option<String>,
+    /// A header name whose value is kept in the keychain (with `--auth headers`; repeatable).
+    #[arg(long = "header", value_name = "NAME")]
+    pub(crate) headers: Vec<String>,
+    /// Token endpoint authentication (with `--auth client-credentials`).
+    #[arg(long, value_enum, value_name = "METHOD")]
+    pub(crate) token_endpoint_auth: Option<ClientAuthArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AuthMode {
+    /// OAuth 2.1 sign-in in the browser (default).
+    Oauth,
+    /// A static bearer token, kept in the keychain.
+    Bearer,
+    /// Static headers such as API keys, kept in the keychain.
+    Headers,
+    /// The OAuth client credentials grant (no browser).
+    #[value(alias = "client_credentials")]
+    ClientCredentials,
+    /// No authentication.
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TransportArg {
+    /// Streamable HTTP, falling back to legacy SSE on 404/405.
+    Auto,
+    /// Streamable HTTP only.
+    StreamableHttp,
+    /// Legacy HTTP+SSE only.
+    Sse,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ClientAuthArg {
+    ClientSecretBasic,
+    ClientSecretPost,
+    PrivateKeyJwt,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    /// The server's name.
+    pub(crate) name: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RemoveArgs {
+    /// The server's name.
+    pub(crate) name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,35 @@
+//! One function per command; each is a thin shell over the library crates.
+
+mod servers;
+
+use std::path::PathBuf;
+
+use companion_store::{ConfigStore, Paths};
+
+use crate::args::{Cli, Command};
+use crate::output::Failure;
+
+/// Where a command finds its files.
+pub(crate) struct Env {
+    pub(crate) config: ConfigStore,
+    pub(crate) state: companion_store::state_file::StateStore,
+}
+
+impl Env {
+    fn new(config_override: Option<PathBuf>) -> Result<Self, Failure> {
+        let paths = Paths::for_user().map_err(|e| Failure::failed(e.to_string()))?;
+        let config = config_override.map_or_else(|| ConfigStore::new(&paths), ConfigStore::at);
+        let state = companion_store::state_file::StateStore::at(paths.state_file());
+        Ok(Self { config, state })
+    }
+}
+
+pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
+    let env = Env::new(cli.config)?;
+    match cli.command {
+        Command::Add(a) => servers::add(&env, a),
+        Command::List(a) => servers::list(&env, &a),
+        Command::Show(a) => servers::show(&env, &a),
+        Command::Remove(a) => servers::remove(&env, &a),
+    }
+}

@@ -1,0 +1,251 @@
+//! `add`, `list`, `show`, `remove`.
+
+use std::io::{self, Write};
+
+use companion_core::config::{
+    AuthConfig, ClientAuthMethod, ClientCredentialsSettings, Config, OAuthSettings,
+    ResourceSetting, ServerConfig, Transport,
+};
+use companion_core::name::ServerName;
+use companion_core::server_url::ServerUrl;
+use companion_core::suggest::did_you_mean;
+use serde_json::json;
+
+use super::Env;
+use crate::args::{AddArgs, AuthMode, ClientAuthArg, ListArgs, RemoveArgs, ShowArgs, TransportArg};
+use crate::output::Failure;
+
+pub(crate) fn add(env: &Env, a: AddArgs) -> Result<(), Failure> {
+    let name = ServerName::parse(&a.name).map_err(|e| Failure::usage(e.to_string()))?;
+    let url = ServerUrl::parse(&a.url).map_err(|e| Failure::usage(e.to_string()))?;
+    let server = ServerConfig { name, url, transport: transport(a.transport), auth: auth(&a)? };
+    // Validate the whole entry the way the file would be read, so a bad scope or parameter is
+    // refused now, not at the next start.
+    env.config.add(&server)?;
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "Added {} ({}).", server.name, server.url);
+    let _ = writeln!(out, "Config: {}", env.config.path().display());
+    Ok(())
+}
+
+fn transport(t: TransportArg) -> Transport {
+    match t {
+        TransportArg::Auto => Transport::Auto,
+        TransportArg::StreamableHttp => Transport::StreamableHttp,
+        TransportArg::Sse => Transport::Sse,
+    }
+}
+
+/// Builds the auth settings and refuses options that do not apply to the chosen mode.
+fn auth(a: &AddArgs) -> Result<AuthConfig, Failure> {
+    let mode = a.auth;
+    let misplaced = |flag: &str, wanted: &str| {
+        Failure::usage(format!("{flag} only applies to --auth {wanted}"))
+    };
+    let oauth_only = a.resource.is_some()
+        || a.no_resource
+        || a.audience.is_some()
+        || !a.authorize_params.is_empty()
+        || a.client_metadata_url.is_some();
+    if mode != AuthMode::Oauth && oauth_only {
+        return Err(misplaced(
+            "--resource/--no-resource/--audience/--authorize-param/--client-metadata-url",
+            "oauth",
+        ));
+    }
+    if mode != AuthMode::Headers && !a.headers.is_empty() {
+        return Err(misplaced("--header", "headers"));
+    }
+    if mode != AuthMode::ClientCredentials && a.token_endpoint_auth.is_some() {
+        return Err(misplaced("--token-endpoint-auth", "client-credentials"));
+    }
+    if matches!(mode, AuthMode::Bearer | AuthMode::None | AuthMode::Headers)
+        && (a.client_id.is_some() || !a.scopes.is_empty())
+    {
+        return Err(misplaced("--client-id/--scope", "oauth or client-credentials"));
+    }
+    let scopes = (!a.scopes.is_empty()).then(|| a.scopes.clone());
+    Ok(match mode {
+        AuthMode::Oauth => {
+            let mut params = Vec::new();
+            if let Some(aud) = &a.audience {
+                params.push(("audience".to_owned(), aud.clone()));
+            }
+            for p in &a.authorize_params {
+                let Some((k, v)) = p.split_once('=') else {
+                    return Err(Failure::usage(format!(
+                        "--authorize-param {p:?} is not KEY=VALUE"
+                    )));
+                };
+                params.push((k.trim().to_owned(), v.to_owned()));
+            }
+            AuthConfig::OAuth(OAuthSettings {
+                client_id: a.client_id.clone(),
+                scopes,
+                extra_authorize_params: params,
+                resource: match (&a.resource, a.no_resource) {
+                    (_, true) => ResourceSetting::Omit,
+                    (Some(r), false) => ResourceSetting::Uri(r.clone()),
+                    (None, false) => ResourceSetting::Default,
+                },
+                client_metadata_url: a.client_metadata_url.clone(),
+            })
+        }
+        AuthMode::Bearer => AuthConfig::Bearer,
+        AuthMode::Headers => {
+            if a.headers.is_empty() {
+                return Err(Failure::usage("--auth headers needs at least one --header NAME"));
+            }
+            AuthConfig::Headers { headers: a.headers.clone() }
+        }
+        AuthMode::ClientCredentials => {
+            let Some(client_id) = a.client_id.clone() else {
+                return Err(Failure::usage("--auth client-credentials needs --client-id"));
+            };
+            AuthConfig::ClientCredentials(ClientCredentialsSettings {
+                client_id,
+                scopes,
+                token_endpoint_auth_method: match a.token_endpoint_auth {
+                    None | Some(ClientAuthArg::ClientSecretBasic) => {
+                        ClientAuthMethod::ClientSecretBasic
+                    }
+                    Some(ClientAuthArg::ClientSecretPost) => ClientAuthMethod::ClientSecretPost,
+                    Some(ClientAuthArg::PrivateKeyJwt) => ClientAuthMethod::PrivateKeyJwt,
+                },
+            })
+        }
+        AuthMode::None => AuthConfig::None,
+    })
+}
+
+pub(crate) fn list(env: &Env, a: &ListArgs) -> Result<(), Failure> {
+    let loaded = env.config.load()?;
+    let mut out = io::stdout().lock();
+    if a.json {
+        let doc = json!({
+            "config_file": loaded.path.display().to_string(),
+            "servers": loaded.config.servers,
+        });
+        let _ = writeln!(out, "{doc:#}");
+        return Ok(());
+    }
+    if loaded.config.servers.is_empty() {
+        let _ = writeln!(out, "No servers yet. Add one with: mcp-companion add NAME URL");
+        return Ok(());
+    }
+    let rows: Vec<[&str; 4]> = loaded
+        .config
+        .servers
+        .iter()
+        .map(|s| [s.name.as_str(), s.auth.mode_name(), s.transport.as_str(), s.url.as_str()])
+        .collect();
+    let header = ["NAME", "AUTH", "TRANSPORT", "URL"];
+    let widths: Vec<usize> = (0..3)
+        .map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0))
+        .collect();
+    for row in std::iter::once(&header).chain(rows.iter()) {
+        let _ = writeln!(
+            out,
+            "{:<w0$}  {:<w1$}  {:<w2$}  {}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        );
+    }
+    Ok(())
+}
+
+/// Finds a server or fails with a usage error and a suggestion.
+fn find<'c>(config: &'c Config, name: &str) -> Result<&'c ServerConfig, Failure> {
+    if let Some(s) = config.get(name) {
+        return Ok(s);
+    }
+    let mut f = Failure::usage(format!("no server called {name:?}"));
+    f = match did_you_mean(name, config.names()) {
+        Some(s) => f.hint(format!("did you mean {s:?}?")),
+        None if config.servers.is_empty() => {
+            f.hint("no servers are configured yet; add one with `mcp-companion add NAME URL`")
+        }
+        None => f.hint("`mcp-companion list` shows the configured servers"),
+    };
+    Err(f)
+}
+
+pub(crate) fn show(env: &Env, a: &ShowArgs) -> Result<(), Failure> {
+    let loaded = env.config.load()?;
+    let s = find(&loaded.config, &a.name)?;
+    let mut out = io::stdout().lock();
+    if a.json {
+        let mut v = serde_json::to_value(s).map_err(|e| Failure::failed(e.to_string()))?;
+        v["config_file"] = json!(loaded.path.display().to_string());
+        let _ = writeln!(out, "{v:#}");
+        return Ok(());
+    }
+    let mut lines: Vec<(&str, String)> = vec![
+        ("url", s.url.to_string()),
+        ("transport", s.transport.as_str().to_owned()),
+        ("auth", s.auth.mode_name().to_owned()),
+    ];
+    match &s.auth {
+        AuthConfig::OAuth(o) => {
+            lines.push((
+                "client id",
+                o.client_id.clone().unwrap_or_else(|| "registered at sign-in".to_owned()),
+            ));
+            lines.push(("scopes", scope_text(o.scopes.as_deref())));
+            for (k, v) in &o.extra_authorize_params {
+                lines.push(("authorize param", format!("{k}={v}")));
+            }
+            lines.push((
+                "resource",
+                match &o.resource {
+                    ResourceSetting::Default => "the server's own (RFC 8707)".to_owned(),
+                    ResourceSetting::Omit => "not sent".to_owned(),
+                    ResourceSetting::Uri(u) => u.clone(),
+                },
+            ));
+            if let Some(u) = &o.client_metadata_url {
+                lines.push(("client metadata", u.clone()));
+            }
+        }
+        AuthConfig::Headers { headers } => {
+            lines.push(("headers", format!("{} (values in the keychain)", headers.join(", "))));
+        }
+        AuthConfig::ClientCredentials(c) => {
+            lines.push(("client id", c.client_id.clone()));
+            lines.push(("scopes", scope_text(c.scopes.as_deref())));
+            lines.push(("client auth", c.token_endpoint_auth_method.as_str().to_owned()));
+        }
+        AuthConfig::Bearer => lines.push(("token", "kept in the keychain".to_owned())),
+        AuthConfig::None => {}
+    }
+    lines.push(("config file", loaded.path.display().to_string()));
+    let _ = writeln!(out, "{}", s.name);
+    for (k, v) in lines {
+        let _ = writeln!(out, "  {:<16}{v}", format!("{k}:"));
+    }
+    Ok(())
+}
+
+fn scope_text(scopes: Option<&[String]>) -> String {
+    match scopes {
+        Some(s) if !s.is_empty() => s.join(" "),
+        _ => "as the server asks".to_owned(),
+    }
+}
+
+pub(crate) fn remove(env: &Env, a: &RemoveArgs) -> Result<(), Failure> {
+    let loaded = env.config.load()?;
+    let name = find(&loaded.config, &a.name)?.name.clone();
+    env.config.remove(&name)?;
+    // State is derived and non-secret: failing to tidy it must not fail the removal.
+    if let Err(e) = env.state.forget(name.as_str()) {
+        let _ = writeln!(io::stderr(), "warning: {e}");
+    }
+    let _ = writeln!(io::stdout(), "Removed {name}.");
+    Ok(())
+}

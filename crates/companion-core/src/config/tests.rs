@@ -1,0 +1,236 @@
+//! Fixture tests for the config model. Fixtures are in `fixtures/config/`.
+
+use super::edit::{add_server, remove_server, EditError};
+use super::*;
+
+fn fixture(name: &str) -> String {
+    let path = format!("{}/fixtures/config/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn parse(name: &str) -> Result<Config, ConfigError> {
+    Config::parse(name, &fixture(name))
+}
+
+#[test]
+fn full_file_parses_with_every_mode() {
+    let c = parse("valid-full.toml").unwrap();
+    let names: Vec<&str> = c.names().collect();
+    assert_eq!(names, ["linear", "tools", "legacy", "jwt", "keyed", "robot"]);
+
+    let linear = c.get("linear").unwrap();
+    assert_eq!(linear.url.as_str(), "https://mcp.linear.app/mcp");
+    assert_eq!(linear.transport, Transport::Auto);
+    assert_eq!(linear.auth, AuthConfig::OAuth(OAuthSettings::default()));
+
+    let tools = c.get("tools").unwrap();
+    assert_eq!(tools.transport, Transport::StreamableHttp);
+    let AuthConfig::OAuth(o) = &tools.auth else { panic!("{:?}", tools.auth) };
+    assert_eq!(o.client_id.as_deref(), Some("companion-desktop"));
+    assert_eq!(o.scopes.as_deref(), Some(&["tools:read".to_owned(), "tools:write".to_owned()][..]));
+    assert_eq!(
+        o.extra_authorize_params,
+        [
+            ("audience".to_owned(), "https://tools.example.com/mcp".to_owned()),
+            ("prompt".to_owned(), "consent".to_owned())
+        ]
+    );
+    assert_eq!(o.resource, ResourceSetting::Omit);
+
+    assert_eq!(c.get("legacy").unwrap().transport, Transport::Sse);
+    assert_eq!(c.get("legacy").unwrap().auth, AuthConfig::None);
+    assert_eq!(c.get("jwt").unwrap().auth, AuthConfig::Bearer);
+    assert_eq!(
+        c.get("keyed").unwrap().auth,
+        AuthConfig::Headers { headers: vec!["X-Client-Id".into(), "X-Client-Secret".into()] }
+    );
+    let AuthConfig::ClientCredentials(cc) = &c.get("robot").unwrap().auth else { panic!() };
+    assert_eq!(cc.client_id, "robot-1");
+    assert_eq!(cc.token_endpoint_auth_method, ClientAuthMethod::ClientSecretPost);
+}
+
+#[test]
+fn empty_and_versionless_files_are_fine() {
+    assert_eq!(parse("empty.toml").unwrap(), Config::default());
+    assert_eq!(parse("no-version.toml").unwrap().servers.len(), 1);
+}
+
+#[test]
+fn syntax_error_names_file_and_line() {
+    let e = parse("broken-syntax.toml").unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.starts_with("broken-syntax.toml:4:"), "{msg}");
+    assert_eq!(e.problems[0].kind, ProblemKind::Syntax);
+}
+
+#[test]
+fn newer_version_is_refused_for_its_version() {
+    let e = parse("newer-version.toml").unwrap_err();
+    assert!(e.is_unknown_version());
+    assert_eq!(e.problems.len(), 1, "{e}");
+    let msg = e.to_string();
+    assert!(msg.contains("newer-version.toml:1:11: version: this file is config version 2"), "{msg}");
+    assert!(msg.contains("left exactly as it is"), "{msg}");
+}
+
+#[test]
+fn other_versions_are_refused() {
+    for bad in ["version = 0", "version = \"1\"", "version = -3"] {
+        let e = Config::parse("c.toml", bad).unwrap_err();
+        assert!(e.is_unknown_version(), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn secrets_are_pointed_at_the_keychain() {
+    let e = parse("secret-in-file.toml").unwrap_err();
+    assert_eq!(e.problems[0].kind, ProblemKind::Secret);
+    let msg = e.to_string();
+    assert!(msg.contains("secret-in-file.toml:9:"), "{msg}");
+    assert!(msg.contains("`client_secret` looks like a secret"), "{msg}");
+    assert!(msg.contains("keychain"), "{msg}");
+    assert!(!msg.contains("s3cr3t"), "the secret itself is never echoed: {msg}");
+}
+
+#[test]
+fn every_problem_is_reported_with_its_field_and_line() {
+    let e = parse("many-problems.toml").unwrap_err();
+    let msg = e.to_string();
+    let expect = [
+        "many-problems.toml:3:10: servers.bad name: server name \"bad name\" has ' '",
+        "many-problems.toml:7:7: servers.insecure.url: \"http://mcp.example.com/mcp\" uses plain http",
+        "many-problems.toml:8:13: servers.insecure.transport: unknown transport \"carrier-pigeon\"",
+        "many-problems.toml:14:13: servers.mixed.auth.client_id: is not used with mode = \"bearer\"",
+        "many-problems.toml:19:17: servers.params.auth.scopes: \"two words\" is not a valid scope",
+        "many-problems.toml:20:28: servers.params.auth.extra_authorize_params.state: cannot be overridden",
+        "many-problems.toml:21:12: servers.params.auth.resource: \"not a uri\" is neither",
+        "many-problems.toml:27:12: servers.hdr.auth.headers: \"X-Api-Key\" looks like a header with its value",
+        "many-problems.toml:27:30: servers.hdr.auth.headers: \"Content-Type\" is managed by the bridge",
+    ];
+    for line in expect {
+        assert!(msg.contains(line), "missing {line:?} in:\n{msg}");
+    }
+    assert_eq!(e.problems.len(), expect.len(), "{msg}");
+    assert!(!msg.contains("123"), "a header value is never echoed: {msg}");
+}
+
+#[test]
+fn unknown_fields_are_refused_with_their_line() {
+    let e = Config::parse("c.toml", "[servers.a]\nurl = \"https://a.io\"\nurll = 1\n").unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.starts_with("c.toml:3:1: unknown field `urll`"), "{msg}");
+}
+
+#[test]
+fn wrong_types_are_refused() {
+    let e = Config::parse("c.toml", "[servers.a]\nurl = 42\n").unwrap_err();
+    assert!(e.to_string().starts_with("c.toml:2:7:"), "{e}");
+    let e = Config::parse("c.toml", "servers = []\n").unwrap_err();
+    assert!(e.to_string().starts_with("c.toml:1:"), "{e}");
+}
+
+#[test]
+fn client_credentials_needs_a_client_id_and_headers_need_names() {
+    let text = "[servers.a]\nurl = \"https://a.io\"\nauth.mode = \"client_credentials\"\n\
+                [servers.b]\nurl = \"https://b.io\"\nauth.mode = \"headers\"\n";
+    let msg = Config::parse("c.toml", text).unwrap_err().to_string();
+    assert!(msg.contains("servers.a.auth.client_id: is required"), "{msg}");
+    assert!(msg.contains("servers.b.auth.headers: is required"), "{msg}");
+}
+
+#[test]
+fn hostile_input_does_not_panic() {
+    let huge = format!("[servers.a]\nurl = \"https://{}.io\"\n", "a".repeat(1 << 20));
+    let _ = Config::parse("c.toml", &huge);
+    for junk in ["\u{0}", "[[[", "version = 1e400", "[servers]\na = 1", "\u{feff}version = 1"] {
+        let _ = Config::parse("c.toml", junk);
+    }
+}
+
+fn server(name: &str, url: &str) -> ServerConfig {
+    ServerConfig::new(ServerName::parse(name).unwrap(), ServerUrl::parse(url).unwrap())
+}
+
+#[test]
+fn add_to_an_empty_file_writes_a_commented_versioned_file() {
+    let out = add_server("c.toml", "", &server("linear", "https://mcp.linear.app/mcp")).unwrap();
+    assert!(out.starts_with(edit::NEW_FILE_HEADER), "{out}");
+    assert!(out.contains("version = 1\n"), "{out}");
+    assert!(out.contains("[servers.linear]\nurl = \"https://mcp.linear.app/mcp\"\n"), "{out}");
+    assert!(!out.contains("[servers]\n"), "no empty parent table: {out}");
+    assert_eq!(Config::parse("c.toml", &out).unwrap().servers.len(), 1);
+}
+
+#[test]
+fn add_then_remove_preserves_the_rest_byte_for_byte() {
+    let original = fixture("valid-full.toml");
+    let mut s = server("new-one", "https://new.example.com/mcp");
+    s.transport = Transport::Sse;
+    s.auth = AuthConfig::OAuth(OAuthSettings {
+        client_id: Some("cid".into()),
+        scopes: Some(vec!["a".into(), "b".into()]),
+        extra_authorize_params: vec![("audience".into(), "x".into())],
+        resource: ResourceSetting::Uri("https://new.example.com".into()),
+        client_metadata_url: None,
+    });
+    let added = add_server("c.toml", &original, &s).unwrap();
+    assert!(added.starts_with(&original), "existing text untouched:\n{added}");
+    let parsed = Config::parse("c.toml", &added).unwrap();
+    assert_eq!(parsed.get("new-one"), Some(&s), "round trip through the file");
+    let removed = remove_server("c.toml", &added, &s.name).unwrap();
+    assert_eq!(removed, original);
+}
+
+#[test]
+fn every_mode_round_trips_through_add() {
+    let c = parse("valid-full.toml").unwrap();
+    let mut text = String::new();
+    for s in &c.servers {
+        text = add_server("c.toml", &text, s).unwrap();
+    }
+    assert_eq!(Config::parse("c.toml", &text).unwrap(), c, "{text}");
+}
+
+#[test]
+fn remove_keeps_comments_elsewhere() {
+    let original = fixture("valid-full.toml");
+    let out = remove_server("c.toml", &original, &ServerName::parse("tools").unwrap()).unwrap();
+    assert!(out.contains("# A realistic file a user wrote by hand"), "{out}");
+    assert!(out.contains("[servers.linear]      # the default"), "{out}");
+    assert!(!out.contains("tools.example.com"), "{out}");
+    assert_eq!(Config::parse("c.toml", &out).unwrap().servers.len(), 5);
+}
+
+#[test]
+fn add_and_remove_refuse_what_they_should() {
+    let original = fixture("valid-full.toml");
+    assert!(matches!(
+        add_server("c.toml", &original, &server("linear", "https://x.io")),
+        Err(EditError::Exists(n)) if n == "linear"
+    ));
+    assert!(matches!(
+        remove_server("c.toml", &original, &ServerName::parse("nope").unwrap()),
+        Err(EditError::Missing(_))
+    ));
+    assert!(matches!(
+        add_server("c.toml", &fixture("broken-syntax.toml"), &server("b", "https://x.io")),
+        Err(EditError::Invalid(_))
+    ));
+    assert!(matches!(
+        add_server("c.toml", &fixture("newer-version.toml"), &server("b", "https://x.io")),
+        Err(EditError::Invalid(e)) if e.is_unknown_version()
+    ));
+}
+
+#[test]
+fn serialises_for_json_output_without_secrets() {
+    let c = parse("valid-full.toml").unwrap();
+    let json = serde_json::to_value(c.get("tools").unwrap()).unwrap();
+    assert_eq!(json["name"], "tools");
+    assert_eq!(json["transport"], "streamable-http");
+    assert_eq!(json["auth"]["mode"], "oauth");
+    assert_eq!(json["auth"]["client_id"], "companion-desktop");
+    assert_eq!(json["auth"]["resource"], "omit");
+    let keyed = serde_json::to_value(c.get("keyed").unwrap()).unwrap();
+    assert_eq!(keyed["auth"], serde_json::json!({"mode": "headers", "headers": ["X-Client-Id", "X-Client-Secret"]}));
+}
