@@ -13,7 +13,10 @@ pub fn run() -> tauri::Result<()> {
         .build(tauri::generate_context!())?;
     app.run(|_app, event| {
         // The tray app lives on when its last window closes; only Quit ends it.
-        if let tauri::RunEvent::ExitRequested { api, code: None, .. } = event {
+        if let tauri::RunEvent::ExitRequested {
+            api, code: None, ..
+        } = event
+        {
             api.prevent_exit();
         }
     });

@@ -13,7 +13,9 @@ const TRAY_ID: &str = "main";
 pub(crate) fn create(app: &AppHandle) -> tauri::Result<()> {
     let menu = build_menu(app, &load_menu())?;
     TrayIconBuilder::with_id(TRAY_ID)
-        .icon(Image::from_bytes(include_bytes!("../../icons/tray-ok.png"))?)
+        .icon(Image::from_bytes(include_bytes!(
+            "../../icons/tray-ok.png"
+        ))?)
         .tooltip("MCP Companion")
         .menu(&menu)
         .show_menu_on_left_click(true)
@@ -37,7 +39,13 @@ fn build_menu(app: &AppHandle, entries: &[MenuEntry]) -> tauri::Result<Menu<Wry>
     for e in entries {
         match e {
             MenuEntry::Item { id, label, enabled } => {
-                items.push(Box::new(MenuItem::with_id(app, id, label, *enabled, None::<&str>)?));
+                items.push(Box::new(MenuItem::with_id(
+                    app,
+                    id,
+                    label,
+                    *enabled,
+                    None::<&str>,
+                )?));
             }
             MenuEntry::Separator => items.push(Box::new(PredefinedMenuItem::separator(app)?)),
         }

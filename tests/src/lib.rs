@@ -38,7 +38,10 @@ pub fn desktop_available(what: &str, present: bool) -> bool {
     if present {
         return true;
     }
-    assert!(!e2e_required(), "MCP_COMPANION_E2E=1 but {what} is not available");
+    assert!(
+        !e2e_required(),
+        "MCP_COMPANION_E2E=1 but {what} is not available"
+    );
     println!("skipped: {what} is not available (scripts/test provides it)");
     false
 }

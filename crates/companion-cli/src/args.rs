@@ -45,13 +45,19 @@ pub(crate) enum Command {
     #[command(after_help = ADD_HELP)]
     Add(AddArgs),
     /// List the configured servers.
-    #[command(visible_alias = "ls", after_help = "Example:\n  mcp-companion list --json")]
+    #[command(
+        visible_alias = "ls",
+        after_help = "Example:\n  mcp-companion list --json"
+    )]
     List(ListArgs),
     /// Show one server's settings.
     #[command(after_help = "Example:\n  mcp-companion show linear")]
     Show(ShowArgs),
     /// Remove a server from the configuration.
-    #[command(visible_alias = "rm", after_help = "Example:\n  mcp-companion remove linear")]
+    #[command(
+        visible_alias = "rm",
+        after_help = "Example:\n  mcp-companion remove linear"
+    )]
     Remove(RemoveArgs),
 }
 

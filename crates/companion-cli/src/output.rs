@@ -17,11 +17,19 @@ pub(crate) struct Failure {
 
 impl Failure {
     pub(crate) fn usage(message: impl Into<String>) -> Self {
-        Self { code: EXIT_USAGE, message: message.into(), hint: None }
+        Self {
+            code: EXIT_USAGE,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub(crate) fn failed(message: impl Into<String>) -> Self {
-        Self { code: EXIT_FAILURE, message: message.into(), hint: None }
+        Self {
+            code: EXIT_FAILURE,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub(crate) fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -38,7 +46,11 @@ impl From<StoreError> for Failure {
             StoreError::Edit(_) => EXIT_USAGE,
             _ => EXIT_FAILURE,
         };
-        let f = Self { code, message: e.to_string(), hint: None };
+        let f = Self {
+            code,
+            message: e.to_string(),
+            hint: None,
+        };
         if e.is_config_error() {
             f.hint("fix the file by hand; MCP Companion did not change it")
         } else {

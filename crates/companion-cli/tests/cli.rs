@@ -13,7 +13,9 @@ struct Home {
 
 impl Home {
     fn new() -> Self {
-        Self { dir: tempfile::tempdir().unwrap() }
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     fn config_file(&self) -> PathBuf {
@@ -78,18 +80,40 @@ fn add_list_show_remove_round_trip() {
             "streamable-http",
         ],
     );
-    h.expect(0, &["add", "local", "http://127.0.0.1:9/sse", "--auth", "none", "--transport", "sse"]);
+    h.expect(
+        0,
+        &[
+            "add",
+            "local",
+            "http://127.0.0.1:9/sse",
+            "--auth",
+            "none",
+            "--transport",
+            "sse",
+        ],
+    );
 
     let (out, _) = h.expect(0, &["list"]);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 4, "{out}");
     assert!(lines[0].starts_with("NAME"), "{out}");
-    assert!(lines[1].starts_with("linear ") && lines[1].contains("oauth"), "{out}");
-    assert!(lines[3].contains("sse") && lines[3].contains("http://127.0.0.1:9/sse"), "{out}");
+    assert!(
+        lines[1].starts_with("linear ") && lines[1].contains("oauth"),
+        "{out}"
+    );
+    assert!(
+        lines[3].contains("sse") && lines[3].contains("http://127.0.0.1:9/sse"),
+        "{out}"
+    );
 
     let (out, _) = h.expect(0, &["list", "--json"]);
     let v = json(&out);
-    let names: Vec<&str> = v["servers"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = v["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["linear", "tools", "local"]);
 
     let (out, _) = h.expect(0, &["show", "tools", "--json"]);
@@ -98,7 +122,10 @@ fn add_list_show_remove_round_trip() {
     assert_eq!(v["transport"], "streamable-http");
     assert_eq!(v["auth"]["client_id"], "cid");
     assert_eq!(v["auth"]["scopes"], serde_json::json!(["read", "write"]));
-    assert_eq!(v["auth"]["extra_authorize_params"][0], serde_json::json!(["audience", "https://tools.example.com/mcp"]));
+    assert_eq!(
+        v["auth"]["extra_authorize_params"][0],
+        serde_json::json!(["audience", "https://tools.example.com/mcp"])
+    );
     assert_eq!(v["auth"]["resource"], "omit");
 
     let (out, _) = h.expect(0, &["show", "tools"]);
@@ -133,9 +160,16 @@ fn malformed_config_exits_2_names_the_line_and_is_left_alone() {
         &["remove", "a"],
     ] {
         let (_, err) = h.expect(2, args);
-        assert!(err.contains(&format!("{}:5:", path.display())), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("{}:5:", path.display())),
+            "{args:?}: {err}"
+        );
         assert!(err.contains("did not change it"), "{err}");
-        assert_eq!(fs::read(&path).unwrap(), before, "{args:?} changed the file");
+        assert_eq!(
+            fs::read(&path).unwrap(),
+            before,
+            "{args:?} changed the file"
+        );
     }
 }
 
@@ -168,13 +202,39 @@ fn bad_names_urls_and_options_are_usage_errors() {
     let h = Home::new();
     let cases: &[(&[&str], &str)] = &[
         (&["add", "my server", "https://x.io"], "use letters, digits"),
-        (&["add", "x", "http://remote.example.com/mcp"], "must use https"),
+        (
+            &["add", "x", "http://remote.example.com/mcp"],
+            "must use https",
+        ),
         (&["add", "x", "https://u:pw@x.io"], "user name or password"),
-        (&["add", "x", "https://x.io", "--auth", "none", "--client-id", "c"], "only applies"),
-        (&["add", "x", "https://x.io", "--auth", "headers"], "needs at least one --header"),
-        (&["add", "x", "https://x.io", "--authorize-param", "state=1"], "cannot be overridden"),
-        (&["add", "x", "https://x.io", "--authorize-param", "noequals"], "not KEY=VALUE"),
-        (&["add", "x", "https://x.io", "--scope", "two words"], "not a valid scope"),
+        (
+            &[
+                "add",
+                "x",
+                "https://x.io",
+                "--auth",
+                "none",
+                "--client-id",
+                "c",
+            ],
+            "only applies",
+        ),
+        (
+            &["add", "x", "https://x.io", "--auth", "headers"],
+            "needs at least one --header",
+        ),
+        (
+            &["add", "x", "https://x.io", "--authorize-param", "state=1"],
+            "cannot be overridden",
+        ),
+        (
+            &["add", "x", "https://x.io", "--authorize-param", "noequals"],
+            "not KEY=VALUE",
+        ),
+        (
+            &["add", "x", "https://x.io", "--scope", "two words"],
+            "not a valid scope",
+        ),
         (&["frobnicate"], "unrecognized subcommand"),
     ];
     for (args, want) in cases {
@@ -192,9 +252,15 @@ fn bad_names_urls_and_options_are_usage_errors() {
 fn help_teaches_with_examples_and_exit_codes() {
     let h = Home::new();
     let (out, _) = h.expect(0, &["--help"]);
-    assert!(out.contains("Examples:") && out.contains("Exit codes:"), "{out}");
+    assert!(
+        out.contains("Examples:") && out.contains("Exit codes:"),
+        "{out}"
+    );
     let (out, _) = h.expect(0, &["add", "--help"]);
-    assert!(out.contains("--client-id") && out.contains("--no-resource"), "{out}");
+    assert!(
+        out.contains("--client-id") && out.contains("--no-resource"),
+        "{out}"
+    );
     let (out, _) = h.expect(0, &["--version"]);
     assert!(out.starts_with("mcp-companion "), "{out}");
 }

@@ -82,7 +82,12 @@ pub struct ServerConfig {
 impl ServerConfig {
     /// A server with the defaults: automatic transport, OAuth with nothing preset.
     pub fn new(name: ServerName, url: ServerUrl) -> Self {
-        Self { name, url, transport: Transport::Auto, auth: AuthConfig::OAuth(OAuthSettings::default()) }
+        Self {
+            name,
+            url,
+            transport: Transport::Auto,
+            auth: AuthConfig::OAuth(OAuthSettings::default()),
+        }
     }
 }
 
@@ -252,7 +257,9 @@ pub struct ConfigError {
 impl ConfigError {
     /// Whether the file was refused because it was written by a newer version.
     pub fn is_unknown_version(&self) -> bool {
-        self.problems.iter().any(|p| p.kind == ProblemKind::UnknownVersion)
+        self.problems
+            .iter()
+            .any(|p| p.kind == ProblemKind::UnknownVersion)
     }
 }
 

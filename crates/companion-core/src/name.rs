@@ -60,7 +60,10 @@ impl ServerName {
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
         {
-            return Err(NameError::BadChar { name: name.to_owned(), ch });
+            return Err(NameError::BadChar {
+                name: name.to_owned(),
+                ch,
+            });
         }
         if name.starts_with(['-', '_']) {
             return Err(NameError::BadStart(name.to_owned()));
@@ -94,13 +97,25 @@ mod tests {
     #[test]
     fn refuses_the_rest_with_the_reason() {
         assert_eq!(ServerName::parse(""), Err(NameError::Empty));
-        assert_eq!(ServerName::parse(&"x".repeat(65)), Err(NameError::TooLong { len: 65 }));
+        assert_eq!(
+            ServerName::parse(&"x".repeat(65)),
+            Err(NameError::TooLong { len: 65 })
+        );
         assert!(matches!(
             ServerName::parse("my server"),
             Err(NameError::BadChar { ch: ' ', .. })
         ));
-        assert!(matches!(ServerName::parse("a.b"), Err(NameError::BadChar { ch: '.', .. })));
-        assert!(matches!(ServerName::parse("é"), Err(NameError::BadChar { .. })));
-        assert_eq!(ServerName::parse("-x"), Err(NameError::BadStart("-x".into())));
+        assert!(matches!(
+            ServerName::parse("a.b"),
+            Err(NameError::BadChar { ch: '.', .. })
+        ));
+        assert!(matches!(
+            ServerName::parse("é"),
+            Err(NameError::BadChar { .. })
+        ));
+        assert_eq!(
+            ServerName::parse("-x"),
+            Err(NameError::BadStart("-x".into()))
+        );
     }
 }

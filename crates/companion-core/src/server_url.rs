@@ -112,12 +112,19 @@ mod tests {
     fn keeps_the_url_as_typed() {
         let u = ServerUrl::parse(" https://example.com ").unwrap();
         assert_eq!(u.as_str(), "https://example.com");
-        assert_eq!(ServerUrl::parse("https://x.io/mcp/").unwrap().as_str(), "https://x.io/mcp/");
+        assert_eq!(
+            ServerUrl::parse("https://x.io/mcp/").unwrap().as_str(),
+            "https://x.io/mcp/"
+        );
     }
 
     #[test]
     fn http_only_on_loopback() {
-        for ok in ["http://localhost:3000/mcp", "http://127.0.0.1/mcp", "http://[::1]:8/"] {
+        for ok in [
+            "http://localhost:3000/mcp",
+            "http://127.0.0.1/mcp",
+            "http://[::1]:8/",
+        ] {
             let u = ServerUrl::parse(ok).unwrap();
             assert!(u.is_loopback(), "{ok}");
         }
@@ -125,14 +132,25 @@ mod tests {
             ServerUrl::parse("http://mcp.example.com/mcp"),
             Err(UrlError::InsecureHttp(_))
         ));
-        assert!(!ServerUrl::parse("https://mcp.example.com").unwrap().is_loopback());
+        assert!(!ServerUrl::parse("https://mcp.example.com")
+            .unwrap()
+            .is_loopback());
     }
 
     #[test]
     fn refuses_bad_urls() {
-        assert!(matches!(ServerUrl::parse("ftp://x.io"), Err(UrlError::Scheme(_))));
-        assert!(matches!(ServerUrl::parse("not a url"), Err(UrlError::Invalid { .. })));
-        assert!(matches!(ServerUrl::parse("https://x.io/#frag"), Err(UrlError::Fragment(_))));
+        assert!(matches!(
+            ServerUrl::parse("ftp://x.io"),
+            Err(UrlError::Scheme(_))
+        ));
+        assert!(matches!(
+            ServerUrl::parse("not a url"),
+            Err(UrlError::Invalid { .. })
+        ));
+        assert!(matches!(
+            ServerUrl::parse("https://x.io/#frag"),
+            Err(UrlError::Fragment(_))
+        ));
     }
 
     #[test]

@@ -23,7 +23,6 @@ pub enum MenuEntry {
 
 /// What a click on a menu entry asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum TrayAction {
     /// Quit the app.
     Quit,
@@ -40,7 +39,8 @@ impl TrayAction {
         if id == QUIT_ID {
             return Some(Self::Quit);
         }
-        id.strip_prefix(SERVER_PREFIX).map(|n| Self::Server(n.to_owned()))
+        id.strip_prefix(SERVER_PREFIX)
+            .map(|n| Self::Server(n.to_owned()))
     }
 }
 
@@ -69,7 +69,11 @@ pub fn menu(config: Result<&Config, &str>) -> Vec<MenuEntry> {
         }),
     }
     entries.push(MenuEntry::Separator);
-    entries.push(MenuEntry::Item { id: QUIT_ID.to_owned(), label: "Quit".to_owned(), enabled: true });
+    entries.push(MenuEntry::Item {
+        id: QUIT_ID.to_owned(),
+        label: "Quit".to_owned(),
+        enabled: true,
+    });
     entries
 }
 
@@ -98,21 +102,39 @@ mod tests {
 
     #[test]
     fn lists_servers_then_quit() {
-        let c = Config::parse("c", "[servers.a]\nurl = \"https://a.io/mcp\"\n[servers.b]\nurl = \"https://b.io\"\n").unwrap();
+        let c = Config::parse(
+            "c",
+            "[servers.a]\nurl = \"https://a.io/mcp\"\n[servers.b]\nurl = \"https://b.io\"\n",
+        )
+        .unwrap();
         let m = menu(Ok(&c));
-        assert_eq!(labels(&m), ["a — https://a.io/mcp", "b — https://b.io", "---", "Quit"]);
-        let MenuEntry::Item { id, .. } = &m[0] else { panic!() };
-        assert_eq!(TrayAction::from_id(id), Some(TrayAction::Server("a".into())));
+        assert_eq!(
+            labels(&m),
+            ["a — https://a.io/mcp", "b — https://b.io", "---", "Quit"]
+        );
+        let MenuEntry::Item { id, .. } = &m[0] else {
+            panic!()
+        };
+        assert_eq!(
+            TrayAction::from_id(id),
+            Some(TrayAction::Server("a".into()))
+        );
         assert_eq!(TrayAction::from_id("quit"), Some(TrayAction::Quit));
         assert_eq!(TrayAction::from_id("no-servers"), None);
     }
 
     #[test]
     fn empty_and_broken_configs_say_so() {
-        assert_eq!(labels(&menu(Ok(&Config::default())))[0], "No servers yet: mcp-companion add NAME URL");
+        assert_eq!(
+            labels(&menu(Ok(&Config::default())))[0],
+            "No servers yet: mcp-companion add NAME URL"
+        );
         let err = format!("/x/config.toml:3:1: {}\n  hint: y", "z".repeat(200));
         let l = labels(&menu(Err(&err)));
-        assert!(l[0].starts_with("Config error: /x/config.toml:3:1: zzz"), "{l:?}");
+        assert!(
+            l[0].starts_with("Config error: /x/config.toml:3:1: zzz"),
+            "{l:?}"
+        );
         assert!(l[0].ends_with('…') && l[0].chars().count() == "Config error: ".len() + 80);
     }
 }

@@ -90,7 +90,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
             let dir = fs::metadata(p.parent().unwrap()).unwrap();
             assert_eq!(dir.permissions().mode() & 0o777, 0o700);
         }
@@ -107,6 +110,10 @@ mod tests {
         fs::write(dir_target.join("x"), b"x").unwrap();
         assert!(write_atomic(&dir_target, b"new").is_err());
         assert_eq!(fs::read(&p).unwrap(), b"old");
-        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2, "temp file cleaned up");
+        assert_eq!(
+            fs::read_dir(d.path()).unwrap().count(),
+            2,
+            "temp file cleaned up"
+        );
     }
 }

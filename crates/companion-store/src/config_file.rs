@@ -74,7 +74,9 @@ pub struct ConfigStore {
 impl ConfigStore {
     /// The config file under `paths`.
     pub fn new(paths: &Paths) -> Self {
-        Self { path: paths.config_file() }
+        Self {
+            path: paths.config_file(),
+        }
     }
 
     /// A config file at an explicit path.
@@ -92,7 +94,11 @@ impl ConfigStore {
         let text = self.read_text()?;
         let config =
             Config::parse(&self.path.display().to_string(), &text).map_err(StoreError::Config)?;
-        Ok(Loaded { config, text, path: self.path.clone() })
+        Ok(Loaded {
+            config,
+            text,
+            path: self.path.clone(),
+        })
     }
 
     /// Adds a server, keeping everything else in the file as it is.
@@ -131,7 +137,9 @@ impl ConfigStore {
             })?;
             return Config::parse(&file, &after).map_err(StoreError::Config);
         }
-        Err(StoreError::Contended { path: self.path.clone() })
+        Err(StoreError::Contended {
+            path: self.path.clone(),
+        })
     }
 
     fn read_text(&self) -> Result<String, StoreError> {
@@ -141,11 +149,18 @@ impl ConfigStore {
                 path: self.path.clone(),
                 source: io::Error::new(
                     io::ErrorKind::InvalidData,
-                    format!("the file is not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+                    format!(
+                        "the file is not UTF-8 text (byte {})",
+                        e.utf8_error().valid_up_to()
+                    ),
                 ),
             }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(String::new()),
-            Err(source) => Err(StoreError::Io { action: "read", path: self.path.clone(), source }),
+            Err(source) => Err(StoreError::Io {
+                action: "read",
+                path: self.path.clone(),
+                source,
+            }),
         }
     }
 }
@@ -169,8 +184,13 @@ mod tests {
         assert!(store.load().unwrap().config.servers.is_empty());
         store.add(&server("a")).unwrap();
         store.add(&server("b")).unwrap();
-        let names: Vec<String> =
-            store.load().unwrap().config.names().map(str::to_owned).collect();
+        let names: Vec<String> = store
+            .load()
+            .unwrap()
+            .config
+            .names()
+            .map(str::to_owned)
+            .collect();
         assert_eq!(names, ["a", "b"]);
         store.remove(&ServerName::parse("a").unwrap()).unwrap();
         assert_eq!(store.load().unwrap().config.servers.len(), 1);
@@ -204,7 +224,13 @@ mod tests {
                 edit::add_server(file, text, &server("c"))
             })
             .unwrap();
-        let names: Vec<String> = store.load().unwrap().config.names().map(str::to_owned).collect();
+        let names: Vec<String> = store
+            .load()
+            .unwrap()
+            .config
+            .names()
+            .map(str::to_owned)
+            .collect();
         assert_eq!(names, ["a", "b", "c"]);
     }
 

@@ -27,12 +27,18 @@ impl Paths {
     pub fn for_user() -> Result<Self, NoHome> {
         let dirs = directories::ProjectDirs::from("dev", "mcp-companion", "mcp-companion")
             .ok_or(NoHome)?;
-        Ok(Self { config_dir: dirs.config_dir().to_owned(), data_dir: dirs.data_dir().to_owned() })
+        Ok(Self {
+            config_dir: dirs.config_dir().to_owned(),
+            data_dir: dirs.data_dir().to_owned(),
+        })
     }
 
     /// Explicit directories (tests, portable installs).
     pub fn at(config_dir: impl Into<PathBuf>, data_dir: impl Into<PathBuf>) -> Self {
-        Self { config_dir: config_dir.into(), data_dir: data_dir.into() }
+        Self {
+            config_dir: config_dir.into(),
+            data_dir: data_dir.into(),
+        }
     }
 
     /// The config directory.

@@ -29,7 +29,10 @@ pub struct State {
 
 impl Default for State {
     fn default() -> Self {
-        Self { version: STATE_VERSION, servers: BTreeMap::new() }
+        Self {
+            version: STATE_VERSION,
+            servers: BTreeMap::new(),
+        }
     }
 }
 
@@ -65,7 +68,11 @@ impl StateStore {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(State::default()),
             Err(source) => {
-                return Err(StoreError::Io { action: "read", path: self.path.clone(), source })
+                return Err(StoreError::Io {
+                    action: "read",
+                    path: self.path.clone(),
+                    source,
+                })
             }
         };
         serde_json::from_slice(&bytes).map_err(|e| StoreError::Io {

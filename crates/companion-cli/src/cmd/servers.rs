@@ -18,7 +18,12 @@ use crate::output::Failure;
 pub(crate) fn add(env: &Env, a: AddArgs) -> Result<(), Failure> {
     let name = ServerName::parse(&a.name).map_err(|e| Failure::usage(e.to_string()))?;
     let url = ServerUrl::parse(&a.url).map_err(|e| Failure::usage(e.to_string()))?;
-    let server = ServerConfig { name, url, transport: transport(a.transport), auth: auth(&a)? };
+    let server = ServerConfig {
+        name,
+        url,
+        transport: transport(a.transport),
+        auth: auth(&a)?,
+    };
     // Validate the whole entry the way the file would be read, so a bad scope or parameter is
     // refused now, not at the next start.
     env.config.add(&server)?;
@@ -62,7 +67,10 @@ fn auth(a: &AddArgs) -> Result<AuthConfig, Failure> {
     if matches!(mode, AuthMode::Bearer | AuthMode::None | AuthMode::Headers)
         && (a.client_id.is_some() || !a.scopes.is_empty())
     {
-        return Err(misplaced("--client-id/--scope", "oauth or client-credentials"));
+        return Err(misplaced(
+            "--client-id/--scope",
+            "oauth or client-credentials",
+        ));
     }
     let scopes = (!a.scopes.is_empty()).then(|| a.scopes.clone());
     Ok(match mode {
@@ -94,13 +102,19 @@ fn auth(a: &AddArgs) -> Result<AuthConfig, Failure> {
         AuthMode::Bearer => AuthConfig::Bearer,
         AuthMode::Headers => {
             if a.headers.is_empty() {
-                return Err(Failure::usage("--auth headers needs at least one --header NAME"));
+                return Err(Failure::usage(
+                    "--auth headers needs at least one --header NAME",
+                ));
             }
-            AuthConfig::Headers { headers: a.headers.clone() }
+            AuthConfig::Headers {
+                headers: a.headers.clone(),
+            }
         }
         AuthMode::ClientCredentials => {
             let Some(client_id) = a.client_id.clone() else {
-                return Err(Failure::usage("--auth client-credentials needs --client-id"));
+                return Err(Failure::usage(
+                    "--auth client-credentials needs --client-id",
+                ));
             };
             AuthConfig::ClientCredentials(ClientCredentialsSettings {
                 client_id,
@@ -130,18 +144,34 @@ pub(crate) fn list(env: &Env, a: &ListArgs) -> Result<(), Failure> {
         return Ok(());
     }
     if loaded.config.servers.is_empty() {
-        let _ = writeln!(out, "No servers yet. Add one with: mcp-companion add NAME URL");
+        let _ = writeln!(
+            out,
+            "No servers yet. Add one with: mcp-companion add NAME URL"
+        );
         return Ok(());
     }
     let rows: Vec<[&str; 4]> = loaded
         .config
         .servers
         .iter()
-        .map(|s| [s.name.as_str(), s.auth.mode_name(), s.transport.as_str(), s.url.as_str()])
+        .map(|s| {
+            [
+                s.name.as_str(),
+                s.auth.mode_name(),
+                s.transport.as_str(),
+                s.url.as_str(),
+            ]
+        })
         .collect();
     let header = ["NAME", "AUTH", "TRANSPORT", "URL"];
     let widths: Vec<usize> = (0..3)
-        .map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0))
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].len())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for row in std::iter::once(&header).chain(rows.iter()) {
         let _ = writeln!(
@@ -194,7 +224,9 @@ pub(crate) fn show(env: &Env, a: &ShowArgs) -> Result<(), Failure> {
         AuthConfig::OAuth(o) => {
             lines.push((
                 "client id",
-                o.client_id.clone().unwrap_or_else(|| "registered at sign-in".to_owned()),
+                o.client_id
+                    .clone()
+                    .unwrap_or_else(|| "registered at sign-in".to_owned()),
             ));
             lines.push(("scopes", scope_text(o.scopes.as_deref())));
             for (k, v) in &o.extra_authorize_params {
@@ -213,12 +245,18 @@ pub(crate) fn show(env: &Env, a: &ShowArgs) -> Result<(), Failure> {
             }
         }
         AuthConfig::Headers { headers } => {
-            lines.push(("headers", format!("{} (values in the keychain)", headers.join(", "))));
+            lines.push((
+                "headers",
+                format!("{} (values in the keychain)", headers.join(", ")),
+            ));
         }
         AuthConfig::ClientCredentials(c) => {
             lines.push(("client id", c.client_id.clone()));
             lines.push(("scopes", scope_text(c.scopes.as_deref())));
-            lines.push(("client auth", c.token_endpoint_auth_method.as_str().to_owned()));
+            lines.push((
+                "client auth",
+                c.token_endpoint_auth_method.as_str().to_owned(),
+            ));
         }
         AuthConfig::Bearer => lines.push(("token", "kept in the keychain".to_owned())),
         AuthConfig::None => {}

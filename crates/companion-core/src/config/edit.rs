@@ -6,7 +6,9 @@
 
 use toml_edit::{value, Array, DocumentMut, InlineTable, Item, Table};
 
-use super::{AuthConfig, Config, ConfigError, ResourceSetting, ServerConfig, Transport, CONFIG_VERSION};
+use super::{
+    AuthConfig, Config, ConfigError, ResourceSetting, ServerConfig, Transport, CONFIG_VERSION,
+};
 use crate::name::ServerName;
 
 /// The first lines of a config file we create.
@@ -43,19 +45,20 @@ pub fn add_server(file: &str, text: &str, server: &ServerConfig) -> Result<Strin
     } else {
         // It parsed as a config above, so it parses as TOML.
         text.parse::<DocumentMut>().map_err(|_| {
-            EditError::Invalid(ConfigError { file: file.to_owned(), problems: Vec::new() })
+            EditError::Invalid(ConfigError {
+                file: file.to_owned(),
+                problems: Vec::new(),
+            })
         })?
     };
     if !doc.contains_key("version") {
         doc["version"] = value(CONFIG_VERSION);
     }
-    let servers = doc
-        .entry("servers")
-        .or_insert_with(|| {
-            let mut t = Table::new();
-            t.set_implicit(true);
-            Item::Table(t)
-        });
+    let servers = doc.entry("servers").or_insert_with(|| {
+        let mut t = Table::new();
+        t.set_implicit(true);
+        Item::Table(t)
+    });
     let Some(servers) = servers.as_table_mut() else {
         return Err(EditError::Invalid(ConfigError {
             file: file.to_owned(),
@@ -76,7 +79,10 @@ pub fn remove_server(file: &str, text: &str, name: &ServerName) -> Result<String
         return Err(EditError::Missing(name.to_string()));
     }
     let mut doc: DocumentMut = text.parse().map_err(|_| {
-        EditError::Invalid(ConfigError { file: file.to_owned(), problems: Vec::new() })
+        EditError::Invalid(ConfigError {
+            file: file.to_owned(),
+            problems: Vec::new(),
+        })
     })?;
     let removed = doc
         .get_mut("servers")
@@ -137,7 +143,10 @@ fn server_table(s: &ServerConfig) -> Table {
             if let Some(scopes) = &c.scopes {
                 auth.insert("scopes", value(strings(scopes)));
             }
-            auth.insert("token_endpoint_auth_method", value(c.token_endpoint_auth_method.as_str()));
+            auth.insert(
+                "token_endpoint_auth_method",
+                value(c.token_endpoint_auth_method.as_str()),
+            );
         }
         AuthConfig::Bearer | AuthConfig::None => {}
     }

@@ -16,7 +16,10 @@ fn parse(name: &str) -> Result<Config, ConfigError> {
 fn full_file_parses_with_every_mode() {
     let c = parse("valid-full.toml").unwrap();
     let names: Vec<&str> = c.names().collect();
-    assert_eq!(names, ["linear", "tools", "legacy", "jwt", "keyed", "robot"]);
+    assert_eq!(
+        names,
+        ["linear", "tools", "legacy", "jwt", "keyed", "robot"]
+    );
 
     let linear = c.get("linear").unwrap();
     assert_eq!(linear.url.as_str(), "https://mcp.linear.app/mcp");
@@ -25,13 +28,21 @@ fn full_file_parses_with_every_mode() {
 
     let tools = c.get("tools").unwrap();
     assert_eq!(tools.transport, Transport::StreamableHttp);
-    let AuthConfig::OAuth(o) = &tools.auth else { panic!("{:?}", tools.auth) };
+    let AuthConfig::OAuth(o) = &tools.auth else {
+        panic!("{:?}", tools.auth)
+    };
     assert_eq!(o.client_id.as_deref(), Some("companion-desktop"));
-    assert_eq!(o.scopes.as_deref(), Some(&["tools:read".to_owned(), "tools:write".to_owned()][..]));
+    assert_eq!(
+        o.scopes.as_deref(),
+        Some(&["tools:read".to_owned(), "tools:write".to_owned()][..])
+    );
     assert_eq!(
         o.extra_authorize_params,
         [
-            ("audience".to_owned(), "https://tools.example.com/mcp".to_owned()),
+            (
+                "audience".to_owned(),
+                "https://tools.example.com/mcp".to_owned()
+            ),
             ("prompt".to_owned(), "consent".to_owned())
         ]
     );
@@ -42,11 +53,18 @@ fn full_file_parses_with_every_mode() {
     assert_eq!(c.get("jwt").unwrap().auth, AuthConfig::Bearer);
     assert_eq!(
         c.get("keyed").unwrap().auth,
-        AuthConfig::Headers { headers: vec!["X-Client-Id".into(), "X-Client-Secret".into()] }
+        AuthConfig::Headers {
+            headers: vec!["X-Client-Id".into(), "X-Client-Secret".into()]
+        }
     );
-    let AuthConfig::ClientCredentials(cc) = &c.get("robot").unwrap().auth else { panic!() };
+    let AuthConfig::ClientCredentials(cc) = &c.get("robot").unwrap().auth else {
+        panic!()
+    };
     assert_eq!(cc.client_id, "robot-1");
-    assert_eq!(cc.token_endpoint_auth_method, ClientAuthMethod::ClientSecretPost);
+    assert_eq!(
+        cc.token_endpoint_auth_method,
+        ClientAuthMethod::ClientSecretPost
+    );
 }
 
 #[test]
@@ -69,7 +87,10 @@ fn newer_version_is_refused_for_its_version() {
     assert!(e.is_unknown_version());
     assert_eq!(e.problems.len(), 1, "{e}");
     let msg = e.to_string();
-    assert!(msg.contains("newer-version.toml:1:11: version: this file is config version 2"), "{msg}");
+    assert!(
+        msg.contains("newer-version.toml:1:11: version: this file is config version 2"),
+        "{msg}"
+    );
     assert!(msg.contains("left exactly as it is"), "{msg}");
 }
 
@@ -89,7 +110,10 @@ fn secrets_are_pointed_at_the_keychain() {
     assert!(msg.contains("secret-in-file.toml:9:"), "{msg}");
     assert!(msg.contains("`client_secret` looks like a secret"), "{msg}");
     assert!(msg.contains("keychain"), "{msg}");
-    assert!(!msg.contains("s3cr3t"), "the secret itself is never echoed: {msg}");
+    assert!(
+        !msg.contains("s3cr3t"),
+        "the secret itself is never echoed: {msg}"
+    );
 }
 
 #[test]
@@ -111,7 +135,10 @@ fn every_problem_is_reported_with_its_field_and_line() {
         assert!(msg.contains(line), "missing {line:?} in:\n{msg}");
     }
     assert_eq!(e.problems.len(), expect.len(), "{msg}");
-    assert!(!msg.contains("123"), "a header value is never echoed: {msg}");
+    assert!(
+        !msg.contains("123"),
+        "a header value is never echoed: {msg}"
+    );
 }
 
 #[test]
@@ -134,29 +161,52 @@ fn client_credentials_needs_a_client_id_and_headers_need_names() {
     let text = "[servers.a]\nurl = \"https://a.io\"\nauth.mode = \"client_credentials\"\n\
                 [servers.b]\nurl = \"https://b.io\"\nauth.mode = \"headers\"\n";
     let msg = Config::parse("c.toml", text).unwrap_err().to_string();
-    assert!(msg.contains("servers.a.auth.client_id: is required"), "{msg}");
+    assert!(
+        msg.contains("servers.a.auth.client_id: is required"),
+        "{msg}"
+    );
     assert!(msg.contains("servers.b.auth.headers: is required"), "{msg}");
 }
 
 #[test]
 fn hostile_input_does_not_panic() {
-    let huge = format!("[servers.a]\nurl = \"https://{}.io\"\n", "a".repeat(1 << 20));
+    let huge = format!(
+        "[servers.a]\nurl = \"https://{}.io\"\n",
+        "a".repeat(1 << 20)
+    );
     let _ = Config::parse("c.toml", &huge);
-    for junk in ["\u{0}", "[[[", "version = 1e400", "[servers]\na = 1", "\u{feff}version = 1"] {
+    for junk in [
+        "\u{0}",
+        "[[[",
+        "version = 1e400",
+        "[servers]\na = 1",
+        "\u{feff}version = 1",
+    ] {
         let _ = Config::parse("c.toml", junk);
     }
 }
 
 fn server(name: &str, url: &str) -> ServerConfig {
-    ServerConfig::new(ServerName::parse(name).unwrap(), ServerUrl::parse(url).unwrap())
+    ServerConfig::new(
+        ServerName::parse(name).unwrap(),
+        ServerUrl::parse(url).unwrap(),
+    )
 }
 
 #[test]
 fn add_to_an_empty_file_writes_a_commented_versioned_file() {
-    let out = add_server("c.toml", "", &server("linear", "https://mcp.linear.app/mcp")).unwrap();
+    let out = add_server(
+        "c.toml",
+        "",
+        &server("linear", "https://mcp.linear.app/mcp"),
+    )
+    .unwrap();
     assert!(out.starts_with(edit::NEW_FILE_HEADER), "{out}");
     assert!(out.contains("version = 1\n"), "{out}");
-    assert!(out.contains("[servers.linear]\nurl = \"https://mcp.linear.app/mcp\"\n"), "{out}");
+    assert!(
+        out.contains("[servers.linear]\nurl = \"https://mcp.linear.app/mcp\"\n"),
+        "{out}"
+    );
     assert!(!out.contains("[servers]\n"), "no empty parent table: {out}");
     assert_eq!(Config::parse("c.toml", &out).unwrap().servers.len(), 1);
 }
@@ -174,9 +224,16 @@ fn add_then_remove_preserves_the_rest_byte_for_byte() {
         client_metadata_url: None,
     });
     let added = add_server("c.toml", &original, &s).unwrap();
-    assert!(added.starts_with(&original), "existing text untouched:\n{added}");
+    assert!(
+        added.starts_with(&original),
+        "existing text untouched:\n{added}"
+    );
     let parsed = Config::parse("c.toml", &added).unwrap();
-    assert_eq!(parsed.get("new-one"), Some(&s), "round trip through the file");
+    assert_eq!(
+        parsed.get("new-one"),
+        Some(&s),
+        "round trip through the file"
+    );
     let removed = remove_server("c.toml", &added, &s.name).unwrap();
     assert_eq!(removed, original);
 }
@@ -195,7 +252,10 @@ fn every_mode_round_trips_through_add() {
 fn remove_keeps_comments_elsewhere() {
     let original = fixture("valid-full.toml");
     let out = remove_server("c.toml", &original, &ServerName::parse("tools").unwrap()).unwrap();
-    assert!(out.contains("# A realistic file a user wrote by hand"), "{out}");
+    assert!(
+        out.contains("# A realistic file a user wrote by hand"),
+        "{out}"
+    );
     assert!(out.contains("[servers.linear]      # the default"), "{out}");
     assert!(!out.contains("tools.example.com"), "{out}");
     assert_eq!(Config::parse("c.toml", &out).unwrap().servers.len(), 5);
@@ -213,7 +273,11 @@ fn add_and_remove_refuse_what_they_should() {
         Err(EditError::Missing(_))
     ));
     assert!(matches!(
-        add_server("c.toml", &fixture("broken-syntax.toml"), &server("b", "https://x.io")),
+        add_server(
+            "c.toml",
+            &fixture("broken-syntax.toml"),
+            &server("b", "https://x.io")
+        ),
         Err(EditError::Invalid(_))
     ));
     assert!(matches!(
@@ -232,5 +296,8 @@ fn serialises_for_json_output_without_secrets() {
     assert_eq!(json["auth"]["client_id"], "companion-desktop");
     assert_eq!(json["auth"]["resource"], "omit");
     let keyed = serde_json::to_value(c.get("keyed").unwrap()).unwrap();
-    assert_eq!(keyed["auth"], serde_json::json!({"mode": "headers", "headers": ["X-Client-Id", "X-Client-Secret"]}));
+    assert_eq!(
+        keyed["auth"],
+        serde_json::json!({"mode": "headers", "headers": ["X-Client-Id", "X-Client-Secret"]})
+    );
 }

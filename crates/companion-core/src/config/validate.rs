@@ -31,11 +31,20 @@ const SECRET_KEYS: &[&str] = &[
 
 /// Authorization request parameters that the engine sets itself and a user may not override.
 const RESERVED_AUTHORIZE_PARAMS: &[(&str, &str)] = &[
-    ("response_type", "the engine always uses the authorization code flow"),
+    (
+        "response_type",
+        "the engine always uses the authorization code flow",
+    ),
     ("client_id", "set `client_id` in the auth table instead"),
     ("redirect_uri", "the engine picks its own loopback redirect"),
-    ("state", "the engine generates a fresh state for every sign-in"),
-    ("code_challenge", "the engine generates PKCE for every sign-in"),
+    (
+        "state",
+        "the engine generates a fresh state for every sign-in",
+    ),
+    (
+        "code_challenge",
+        "the engine generates PKCE for every sign-in",
+    ),
     ("code_challenge_method", "the engine always uses S256"),
     ("scope", "set `scopes` in the auth table instead"),
     ("resource", "set `resource` in the auth table instead"),
@@ -76,7 +85,14 @@ impl Ctx<'_> {
             }
             None => (None, None),
         };
-        self.problems.push(Problem { line, column, field, message, hint, kind });
+        self.problems.push(Problem {
+            line,
+            column,
+            field,
+            message,
+            hint,
+            kind,
+        });
     }
 
     fn invalid(&mut self, span: Range<usize>, field: String, message: String) {
@@ -84,14 +100,23 @@ impl Ctx<'_> {
     }
 
     fn invalid_hint(&mut self, span: Range<usize>, field: String, message: String, hint: &str) {
-        self.push(ProblemKind::Invalid, Some(span), Some(field), message, Some(hint.to_owned()));
+        self.push(
+            ProblemKind::Invalid,
+            Some(span),
+            Some(field),
+            message,
+            Some(hint.to_owned()),
+        );
     }
 
     fn finish<T>(self, value: T) -> Result<T, ConfigError> {
         if self.problems.is_empty() {
             Ok(value)
         } else {
-            Err(ConfigError { file: self.file.to_owned(), problems: self.problems })
+            Err(ConfigError {
+                file: self.file.to_owned(),
+                problems: self.problems,
+            })
         }
     }
 }
@@ -107,7 +132,11 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 pub(super) fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
-    let mut cx = Ctx { file, text, problems: Vec::new() };
+    let mut cx = Ctx {
+        file,
+        text,
+        problems: Vec::new(),
+    };
 
     // Pass 1: the version alone.
     let version: VersionOnly = match toml::from_str(text) {
@@ -130,9 +159,7 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
                         "this file is config version {n}, written by a newer MCP Companion; \
                          this build understands version {CONFIG_VERSION}"
                     ),
-                    Some(
-                        "upgrade MCP Companion; the file was left exactly as it is".to_owned(),
-                    ),
+                    Some("upgrade MCP Companion; the file was left exactly as it is".to_owned()),
                 );
                 return cx.finish(Config::default());
             }
@@ -142,7 +169,9 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
                     Some(span),
                     Some("version".into()),
                     format!("unknown config version {other}; expected {CONFIG_VERSION}"),
-                    Some(format!("write `version = {CONFIG_VERSION}` at the top of the file")),
+                    Some(format!(
+                        "write `version = {CONFIG_VERSION}` at the top of the file"
+                    )),
                 );
                 return cx.finish(Config::default());
             }
@@ -252,7 +281,12 @@ fn server_config(
     if cx.problems.len() > before {
         return None;
     }
-    Some(ServerConfig { name: name?, url: url?, transport, auth })
+    Some(ServerConfig {
+        name: name?,
+        url: url?,
+        transport,
+        auth,
+    })
 }
 
 fn auth_config(cx: &mut Ctx<'_>, prefix: &str, raw: RawAuth) -> AuthConfig {
@@ -287,10 +321,16 @@ fn auth_config(cx: &mut Ctx<'_>, prefix: &str, raw: RawAuth) -> AuthConfig {
     let present: [(&str, Option<Range<usize>>); 7] = [
         ("client_id", raw.client_id.as_ref().map(Spanned::span)),
         ("scopes", raw.scopes.as_ref().map(Spanned::span)),
-        ("extra_authorize_params", raw.extra_authorize_params.as_ref().map(Spanned::span)),
+        (
+            "extra_authorize_params",
+            raw.extra_authorize_params.as_ref().map(Spanned::span),
+        ),
         ("resource", raw.resource.as_ref().map(Spanned::span)),
         ("headers", raw.headers.as_ref().map(Spanned::span)),
-        ("client_metadata_url", raw.client_metadata_url.as_ref().map(Spanned::span)),
+        (
+            "client_metadata_url",
+            raw.client_metadata_url.as_ref().map(Spanned::span),
+        ),
         (
             "token_endpoint_auth_method",
             raw.token_endpoint_auth_method.as_ref().map(Spanned::span),
@@ -395,7 +435,9 @@ fn scopes(cx: &mut Ctx<'_>, field: &str, s: Spanned<Vec<Spanned<String>>>) -> Ve
     for scope in s.into_inner() {
         let v = scope.get_ref();
         // RFC 6749 §3.3: scope tokens are printable ASCII without space, `"` or `\`.
-        let ok = !v.is_empty() && v.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
+        let ok = !v.is_empty()
+            && v.bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
         if ok {
             out.push(v.clone());
         } else {
@@ -438,7 +480,11 @@ fn authorize_params(
             continue;
         }
         if key.is_empty() {
-            cx.invalid(k.span(), field.to_owned(), "parameter names cannot be empty".to_owned());
+            cx.invalid(
+                k.span(),
+                field.to_owned(),
+                "parameter names cannot be empty".to_owned(),
+            );
             continue;
         }
         out.push((key.to_owned(), v.into_inner()));
@@ -475,7 +521,9 @@ fn client_metadata_url(cx: &mut Ctx<'_>, field: &str, u: Spanned<String>) -> Str
         cx.invalid(
             u.span(),
             field.to_owned(),
-            format!("{v:?} must be an https URL with a path, such as https://example.com/client.json"),
+            format!(
+                "{v:?} must be an https URL with a path, such as https://example.com/client.json"
+            ),
         );
     }
     v.to_owned()
@@ -485,14 +533,19 @@ fn header_names(cx: &mut Ctx<'_>, field: &str, h: Spanned<Vec<Spanned<String>>>)
     let span = h.span();
     let list = h.into_inner();
     if list.is_empty() {
-        cx.invalid(span, field.to_owned(), "list at least one header name".to_owned());
+        cx.invalid(
+            span,
+            field.to_owned(),
+            "list at least one header name".to_owned(),
+        );
     }
     let mut out: Vec<String> = Vec::new();
     for name in list {
         let v = name.get_ref();
         // RFC 9110 §5.1: a field name is a token.
         let token = !v.is_empty()
-            && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
         if v.contains(':') {
             cx.push(
                 ProblemKind::Secret,
@@ -502,7 +555,11 @@ fn header_names(cx: &mut Ctx<'_>, field: &str, h: Spanned<Vec<Spanned<String>>>)
                 Some("header values live in the keychain: `mcp-companion add NAME URL --header 'X-Api-Key'` asks for the value".to_owned()),
             );
         } else if !token {
-            cx.invalid(name.span(), field.to_owned(), format!("{v:?} is not a valid header name"));
+            cx.invalid(
+                name.span(),
+                field.to_owned(),
+                format!("{v:?} is not a valid header name"),
+            );
         } else if RESERVED_HEADERS.contains(&v.to_ascii_lowercase().as_str()) {
             cx.invalid(
                 name.span(),
@@ -510,7 +567,11 @@ fn header_names(cx: &mut Ctx<'_>, field: &str, h: Spanned<Vec<Spanned<String>>>)
                 format!("{v:?} is managed by the bridge itself and cannot be set"),
             );
         } else if out.iter().any(|o| o.eq_ignore_ascii_case(v)) {
-            cx.invalid(name.span(), field.to_owned(), format!("{v:?} is listed twice"));
+            cx.invalid(
+                name.span(),
+                field.to_owned(),
+                format!("{v:?} is listed twice"),
+            );
         } else {
             out.push(v.clone());
         }

