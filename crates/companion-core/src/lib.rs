@@ -8,6 +8,7 @@
 //! - [`config`]: the user's `config.toml`, from raw text to a validated [`config::Config`], and
 //!   format-preserving edits of that text.
 //! - [`name`]: server names as MCP clients accept them.
+//! - [`oauth`]: the OAuth 2.1 client rules of the MCP authorization spec.
 //! - [`server_url`]: MCP server URLs, kept exactly as typed and checked for HTTPS.
 //! - [`secret`]: a wrapper that keeps secrets out of `Debug` and logs.
 //! - [`suggest`]: "did you mean" suggestions.
@@ -16,6 +17,7 @@
 
 pub mod config;
 pub mod name;
+pub mod oauth;
 pub mod secret;
 pub mod server_url;
 pub mod suggest;
