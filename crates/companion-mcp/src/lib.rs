@@ -1,0 +1,2 @@
+//! MCP over HTTP, on raw JSON.
+#![deny(missing_docs)]
