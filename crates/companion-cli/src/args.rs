@@ -59,6 +59,9 @@ pub(crate) enum Command {
         after_help = "Example:\n  mcp-companion remove linear"
     )]
     Remove(RemoveArgs),
+    /// Diagnose a server: discovery, sign-in, initialize, tools, with a timeline.
+    #[command(visible_alias = "doctor", after_help = PROBE_HELP)]
+    Probe(Box<ProbeArgs>),
 }
 
 const ADD_HELP: &str = "\
@@ -174,6 +177,144 @@ pub(crate) struct ShowArgs {
 pub(crate) struct RemoveArgs {
     /// The server's name.
     pub(crate) name: String,
+}
+
+const PROBE_HELP: &str = "\
+Runs a whole MCP session against the server and prints every step (URL, status, what was
+learned, how long), so you can see exactly where it fails:
+
+  resource metadata -> authorization server metadata -> registration -> sign-in
+  -> initialize -> notifications/initialized -> GET stream -> tools/list -> tool calls
+
+Examples:
+  mcp-companion probe https://mcp.example.com/mcp
+  mcp-companion doctor linear                      # a configured server, with its settings
+  mcp-companion probe https://mcp.example.com/mcp --call search --args '{\"q\":\"hi\"}'
+  mcp-companion probe URL --grant client-credentials --client-id ID --client-secret-env SECRET
+  mcp-companion probe URL --json > report.json
+
+Tokens live in memory only (`--store memory`) and are dropped when the probe ends.
+Exits 0 when every step succeeded, 1 otherwise (the reason on the last line).";
+
+#[derive(Debug, Args)]
+pub(crate) struct ProbeArgs {
+    /// A server URL, or the name of a configured server.
+    pub(crate) target: String,
+    /// How to complete the sign-in: open the browser, or follow the redirects without one
+    /// (loopback servers only, unless --insecure-test-mode).
+    #[arg(long, value_enum, default_value_t = AuthorizeArg::Browser)]
+    pub(crate) authorize: AuthorizeArg,
+    /// Allow headless sign-in against servers that are not on this machine (tests only).
+    #[arg(long)]
+    pub(crate) insecure_test_mode: bool,
+    /// Where tokens are kept during the probe.
+    #[arg(long, value_enum, default_value_t = StoreArg::Memory)]
+    pub(crate) store: StoreArg,
+    /// Which grant obtains the token.
+    #[arg(long, value_enum, default_value_t = GrantArg::AuthorizationCode)]
+    pub(crate) grant: GrantArg,
+    /// A pre-registered client id.
+    #[arg(long, value_name = "ID")]
+    pub(crate) client_id: Option<String>,
+    /// Read the client secret from this environment variable (never from the command line).
+    #[arg(long, value_name = "VAR")]
+    pub(crate) client_secret_env: Option<String>,
+    /// Send the client secret in the body (client_secret_post) instead of HTTP Basic.
+    #[arg(long)]
+    pub(crate) client_secret_post: bool,
+    /// A Client ID Metadata Document URL to use as client id where supported.
+    #[arg(long, value_name = "URL")]
+    pub(crate) client_metadata_url: Option<String>,
+    /// PKCS#8 PEM private key file for private_key_jwt (with --grant client-credentials).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) private_key_pem: Option<std::path::PathBuf>,
+    /// Signing algorithm for the private key.
+    #[arg(long, value_name = "ALG", default_value = "ES256")]
+    pub(crate) signing_alg: String,
+    /// Identity provider token endpoint (enterprise-managed authorization, --grant id-jag).
+    #[arg(long, value_name = "URL")]
+    pub(crate) idp_token_endpoint: Option<String>,
+    /// Read the identity provider's ID token from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub(crate) idp_id_token_env: Option<String>,
+    /// Our client id at the identity provider.
+    #[arg(long, value_name = "ID")]
+    pub(crate) idp_client_id: Option<String>,
+    /// A scope to request instead of the advertised ones (repeatable).
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub(crate) scopes: Vec<String>,
+    /// An extra authorization request parameter (repeatable).
+    #[arg(long = "authorize-param", value_name = "KEY=VALUE")]
+    pub(crate) authorize_params: Vec<String>,
+    /// Send no RFC 8707 resource parameter.
+    #[arg(long)]
+    pub(crate) no_resource: bool,
+    /// Do not authorize at all (servers without authentication).
+    #[arg(long)]
+    pub(crate) no_auth: bool,
+    /// How to answer elicitation requests.
+    #[arg(long, value_enum, default_value_t = ElicitationArg::Decline)]
+    pub(crate) elicitation: ElicitationArg,
+    /// Call this tool after listing tools.
+    #[arg(long, value_name = "TOOL")]
+    pub(crate) call: Option<String>,
+    /// Arguments of --call, as a JSON object.
+    #[arg(long, value_name = "JSON", requires = "call")]
+    pub(crate) args: Option<String>,
+    /// Call every tool with minimal schema-valid arguments (test servers only: tools have
+    /// side effects).
+    #[arg(long)]
+    pub(crate) call_all_tools: bool,
+    /// Seconds to wait for each response (the browser sign-in gets ten times as long).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub(crate) timeout: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Take the scenario and its context from MCP_CONFORMANCE_SCENARIO and
+    /// MCP_CONFORMANCE_CONTEXT (the MCP conformance suite's client runner) and map them to the
+    /// options above.
+    #[arg(long)]
+    pub(crate) conformance: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AuthorizeArg {
+    /// Open the system browser.
+    Browser,
+    /// Follow redirects without a browser (loopback servers only).
+    Headless,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum StoreArg {
+    /// Keep tokens in memory for the length of the probe.
+    Memory,
+    /// Use the OS keychain (through the credential broker).
+    Keychain,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum GrantArg {
+    /// A person signs in (OAuth authorization code with PKCE).
+    AuthorizationCode,
+    /// Machine to machine: client secret or private key.
+    ClientCredentials,
+    /// Enterprise-managed authorization: an identity provider's ID token exchanged for an
+    /// ID-JAG, then a JWT bearer grant.
+    IdJag,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ElicitationArg {
+    /// Accept, with each field's default value.
+    AcceptDefaults,
+    /// Decline.
+    Decline,
+    /// Cancel.
+    Cancel,
+    /// Do not declare elicitation support.
+    Off,
 }
 
 #[cfg(test)]

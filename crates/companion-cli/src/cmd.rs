@@ -1,5 +1,6 @@
 //! One function per command; each is a thin shell over the library crates.
 
+mod probe;
 mod servers;
 
 use std::path::PathBuf;
@@ -31,5 +32,6 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
         Command::List(a) => servers::list(&env, &a),
         Command::Show(a) => servers::show(&env, &a),
         Command::Remove(a) => servers::remove(&env, &a),
+        Command::Probe(a) => probe::run(&env, *a),
     }
 }

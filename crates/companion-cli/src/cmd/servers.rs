@@ -190,7 +190,7 @@ pub(crate) fn list(env: &Env, a: &ListArgs) -> Result<(), Failure> {
 }
 
 /// Finds a server or fails with a usage error and a suggestion.
-fn find<'c>(config: &'c Config, name: &str) -> Result<&'c ServerConfig, Failure> {
+pub(crate) fn find<'c>(config: &'c Config, name: &str) -> Result<&'c ServerConfig, Failure> {
     if let Some(s) = config.get(name) {
         return Ok(s);
     }

@@ -1,0 +1,404 @@
+//! The Streamable HTTP client transport (MCP 2025-11-25 §Transports), on raw bytes.
+//!
+//! Messages are sent as the bytes given and delivered as the bytes received: nothing is
+//! re-serialised, so unknown fields, batches and odd ids survive. The transport only reads
+//! what it must: the ids of the requests it sent (to know when a response stream is complete),
+//! SSE framing, and the `Mcp-Session-Id` header.
+//!
+//! - POST carries `Accept: application/json, text/event-stream`; a JSON or SSE answer is
+//!   delivered message by message on the inbound channel.
+//! - An SSE stream that ends before all its responses arrived is resumed after exactly the
+//!   server's `retry` delay, by GET with `Last-Event-ID` (event ids are kept per stream).
+//! - The standalone GET stream carries server-initiated messages.
+//! - `MCP-Protocol-Version` goes on every request once set; `Mcp-Session-Id` once the server
+//!   assigned one.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use companion_core::jsonrpc::{self, Kind};
+use companion_core::secret::Secret;
+use companion_core::sse;
+use futures_util::StreamExt;
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE,
+};
+use tokio::sync::mpsc;
+
+/// Header carrying the session id.
+pub const SESSION_HEADER: &str = "mcp-session-id";
+/// Header carrying the negotiated protocol version.
+pub const VERSION_HEADER: &str = "mcp-protocol-version";
+/// Default cap on one message.
+pub const DEFAULT_MAX_MESSAGE: usize = 64 * 1024 * 1024;
+/// How often an interrupted stream is resumed before giving up.
+const MAX_RESUMES: u32 = 5;
+/// Delay before resuming when the server gave no `retry`.
+const DEFAULT_RETRY: Duration = Duration::from_secs(1);
+
+/// What happened to a POST.
+#[derive(Debug)]
+pub enum PostOutcome {
+    /// 202: accepted, nothing more on this request.
+    Accepted,
+    /// 2xx with a body: its messages are (being) delivered on the inbound channel.
+    Delivering,
+    /// 401 or 403: the challenge headers.
+    Unauthorized {
+        /// 401 or 403.
+        status: u16,
+        /// Every `WWW-Authenticate` value.
+        challenges: Vec<String>,
+    },
+    /// 404 on a request that carried a session id: the session is gone.
+    SessionExpired,
+    /// 404 or 405 without a session: the server may only speak the legacy SSE transport.
+    NotStreamableHttp(u16),
+    /// Any other status.
+    Failed {
+        /// HTTP status.
+        status: u16,
+        /// The start of the body, for the error message.
+        body: String,
+    },
+}
+
+/// Transport failures.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// No answer from the server.
+    #[error("cannot reach {url}: {reason}")]
+    Network {
+        /// The URL.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A header value could not be sent.
+    #[error("invalid header {0}")]
+    Header(String),
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    session_id: Option<String>,
+    protocol_version: Option<String>,
+    bearer: Option<Secret>,
+}
+
+/// A Streamable HTTP connection to one MCP endpoint.
+#[derive(Debug, Clone)]
+pub struct StreamableHttp {
+    client: reqwest::Client,
+    url: String,
+    shared: Arc<Mutex<Shared>>,
+    extra: Arc<Vec<(HeaderName, HeaderValue)>>,
+    inbound: mpsc::UnboundedSender<Bytes>,
+    max_message: usize,
+    /// Fires (with the time) when a stream reconnects; for diagnostics.
+    events: Option<mpsc::UnboundedSender<String>>,
+}
+
+impl StreamableHttp {
+    /// Connects nothing yet; messages from the server arrive on the returned receiver.
+    pub fn new(
+        url: impl Into<String>,
+        extra_headers: Vec<(HeaderName, HeaderValue)>,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<Bytes>), TransportError> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("mcp-companion/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| TransportError::Network {
+                url: String::new(),
+                reason: e.to_string(),
+            })?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        Ok((
+            Self {
+                client,
+                url: url.into(),
+                shared: Arc::default(),
+                extra: Arc::new(extra_headers),
+                inbound: tx,
+                max_message: DEFAULT_MAX_MESSAGE,
+                events: None,
+            },
+            rx,
+        ))
+    }
+
+    /// Receives a line per notable transport event (stream resumed, stream closed).
+    pub fn with_events(mut self, tx: mpsc::UnboundedSender<String>) -> Self {
+        self.events = Some(tx);
+        self
+    }
+
+    /// The endpoint.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Sets the bearer token for every later request.
+    pub fn set_bearer(&self, token: Option<Secret>) {
+        if let Ok(mut s) = self.shared.lock() {
+            s.bearer = token;
+        }
+    }
+
+    /// Sets the negotiated protocol version (after `initialize`).
+    pub fn set_protocol_version(&self, v: Option<String>) {
+        if let Ok(mut s) = self.shared.lock() {
+            s.protocol_version = v;
+        }
+    }
+
+    /// The session id the server assigned, if any.
+    pub fn session_id(&self) -> Option<String> {
+        self.shared.lock().ok().and_then(|s| s.session_id.clone())
+    }
+
+    /// Forgets the session (before re-initializing).
+    pub fn reset_session(&self) {
+        if let Ok(mut s) = self.shared.lock() {
+            s.session_id = None;
+            s.protocol_version = None;
+        }
+    }
+
+    fn note(&self, msg: String) {
+        if let Some(e) = &self.events {
+            let _ = e.send(msg);
+        }
+    }
+
+    fn headers(&self) -> Result<HeaderMap, TransportError> {
+        let mut h = HeaderMap::new();
+        for (k, v) in self.extra.iter() {
+            h.insert(k.clone(), v.clone());
+        }
+        let s = self
+            .shared
+            .lock()
+            .map_err(|_| TransportError::Header("state".to_owned()))?;
+        if let Some(id) = &s.session_id {
+            h.insert(
+                SESSION_HEADER,
+                HeaderValue::from_str(id)
+                    .map_err(|_| TransportError::Header(SESSION_HEADER.to_owned()))?,
+            );
+        }
+        if let Some(v) = &s.protocol_version {
+            h.insert(
+                VERSION_HEADER,
+                HeaderValue::from_str(v)
+                    .map_err(|_| TransportError::Header(VERSION_HEADER.to_owned()))?,
+            );
+        }
+        if let Some(t) = &s.bearer {
+            let mut v = HeaderValue::from_str(&format!("Bearer {}", t.expose()))
+                .map_err(|_| TransportError::Header("Authorization".to_owned()))?;
+            v.set_sensitive(true);
+            h.insert(AUTHORIZATION, v);
+        }
+        Ok(h)
+    }
+
+    fn network(&self, e: &reqwest::Error) -> TransportError {
+        let mut reason = e.to_string();
+        let mut src = std::error::Error::source(e);
+        while let Some(s) = src {
+            reason = format!("{reason}: {s}");
+            src = s.source();
+        }
+        TransportError::Network {
+            url: self.url.clone(),
+            reason,
+        }
+    }
+
+    /// POSTs one message (or batch) as the given bytes.
+    pub async fn post(&self, body: Bytes) -> Result<PostOutcome, TransportError> {
+        let pending: HashSet<String> = match jsonrpc::peek(&body) {
+            Ok(p) => p
+                .kinds()
+                .iter()
+                .filter_map(|k| {
+                    if let Kind::Request { id, .. } = k {
+                        Some(id.clone())
+                    } else {
+                        None
+                    }
+                })
+                .collect(),
+            Err(_) => HashSet::new(),
+        };
+        let had_session = self.session_id().is_some();
+        let resp = self
+            .client
+            .post(&self.url)
+            .headers(self.headers()?)
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json, text/event-stream")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.network(&e))?;
+        let status = resp.status().as_u16();
+        if let Some(id) = resp
+            .headers()
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+        {
+            if let Ok(mut s) = self.shared.lock() {
+                s.session_id = Some(id.to_owned());
+            }
+        }
+        match status {
+            202 => return Ok(PostOutcome::Accepted),
+            401 | 403 => {
+                let challenges = resp
+                    .headers()
+                    .get_all(WWW_AUTHENTICATE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok().map(str::to_owned))
+                    .collect();
+                return Ok(PostOutcome::Unauthorized { status, challenges });
+            }
+            404 if had_session => return Ok(PostOutcome::SessionExpired),
+            404 | 405 => return Ok(PostOutcome::NotStreamableHttp(status)),
+            s if !(200..300).contains(&s) => {
+                let text = resp.text().await.unwrap_or_default();
+                return Ok(PostOutcome::Failed {
+                    status,
+                    body: text.chars().take(300).collect(),
+                });
+            }
+            _ => {}
+        }
+        let is_sse = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.starts_with("text/event-stream"));
+        if is_sse {
+            let this = self.clone();
+            tokio::spawn(async move { this.read_stream(resp, pending, true).await });
+        } else {
+            let bytes = resp.bytes().await.map_err(|e| self.network(&e))?;
+            if !bytes.trim_ascii().is_empty() {
+                let _ = self.inbound.send(bytes);
+            }
+        }
+        Ok(PostOutcome::Delivering)
+    }
+
+    /// Opens the standalone GET stream for server-initiated messages. Returns whether the
+    /// server offers one (a non-2xx answer, such as 405, means it does not; that is fine).
+    pub async fn open_get_stream(&self) -> Result<bool, TransportError> {
+        let resp = self.get(None).await?;
+        let ok = (200..300).contains(&resp.status().as_u16());
+        if ok {
+            let this = self.clone();
+            tokio::spawn(async move { this.read_stream(resp, HashSet::new(), false).await });
+        }
+        Ok(ok)
+    }
+
+    async fn get(&self, last_event_id: Option<&str>) -> Result<reqwest::Response, TransportError> {
+        let mut req = self
+            .client
+            .get(&self.url)
+            .headers(self.headers()?)
+            .header(ACCEPT, "text/event-stream");
+        if let Some(id) = last_event_id {
+            req = req.header("last-event-id", id);
+        }
+        req.send().await.map_err(|e| self.network(&e))
+    }
+
+    /// Sends DELETE to end the session. 404/405 and errors are ignored: ending is best-effort.
+    pub async fn delete(&self) {
+        if self.session_id().is_none() {
+            return;
+        }
+        if let Ok(h) = self.headers() {
+            let _ = tokio::time::timeout(
+                Duration::from_secs(2),
+                self.client.delete(&self.url).headers(h).send(),
+            )
+            .await;
+        }
+    }
+
+    /// Reads an SSE stream, delivering messages; resumes it when it ends early.
+    async fn read_stream(
+        &self,
+        mut resp: reqwest::Response,
+        mut pending: HashSet<String>,
+        is_post: bool,
+    ) {
+        let mut parser = sse::Parser::new(self.max_message);
+        let mut retry: Option<Duration> = None;
+        let mut resumes = 0;
+        loop {
+            let mut stream = resp.bytes_stream();
+            while let Some(chunk) = stream.next().await {
+                let Ok(chunk) = chunk else { break };
+                let Ok(events) = parser.feed(&chunk) else {
+                    return;
+                };
+                for ev in events {
+                    if let Some(ms) = ev.retry {
+                        retry = Some(Duration::from_millis(ms));
+                    }
+                    if ev.data.trim().is_empty() || !(ev.event.is_empty() || ev.event == "message")
+                    {
+                        continue;
+                    }
+                    if let Ok(p) = jsonrpc::peek(ev.data.as_bytes()) {
+                        for k in p.kinds() {
+                            if let Kind::Response { id } = k {
+                                pending.remove(id);
+                            }
+                        }
+                    }
+                    let _ = self.inbound.send(Bytes::from(ev.data));
+                }
+                if is_post && pending.is_empty() {
+                    return;
+                }
+            }
+            // The stream ended. A POST stream with responses outstanding, or the standalone
+            // stream, is resumed from the last event id after the server's retry delay.
+            let Some(last_id) = parser.last_id().map(str::to_owned) else {
+                if is_post && !pending.is_empty() {
+                    self.note("a response stream ended without its response and without an event id to resume from".to_owned());
+                }
+                return;
+            };
+            if (is_post && pending.is_empty()) || resumes >= MAX_RESUMES || self.inbound.is_closed()
+            {
+                return;
+            }
+            resumes += 1;
+            let delay = retry.unwrap_or(DEFAULT_RETRY);
+            self.note(format!(
+                "stream interrupted; resuming after {} ms with Last-Event-ID {last_id}",
+                delay.as_millis()
+            ));
+            tokio::time::sleep(delay).await;
+            match self.get(Some(&last_id)).await {
+                Ok(r) if r.status().is_success() => {
+                    resp = r;
+                    // Event ids are per stream: the resumed stream continues this one.
+                }
+                _ => return,
+            }
+        }
+    }
+}
