@@ -86,3 +86,30 @@ build_ui() {
   npm run --silent build >/dev/null
   cd "$ROOT"
 }
+
+# The MCP conformance suite and the Node test peers (oidc-provider, the MCP TypeScript SDK),
+# installed under the cache; tests/peers/node_modules links there.
+CONFORMANCE_VERSION=0.1.16
+ensure_test_peers() {
+  local conf=$CACHE/conformance
+  if [ ! -f "$conf/node_modules/@modelcontextprotocol/conformance/package.json" ] ||
+     ! grep -q "\"version\": \"$CONFORMANCE_VERSION\"" "$conf/node_modules/@modelcontextprotocol/conformance/package.json"; then
+    note "installing @modelcontextprotocol/conformance@$CONFORMANCE_VERSION"
+    mkdir -p "$conf"
+    npm install --prefix "$conf" --no-audit --no-fund --loglevel=error "@modelcontextprotocol/conformance@$CONFORMANCE_VERSION" >/dev/null
+  fi
+  export MCP_COMPANION_CONFORMANCE=$conf/node_modules/@modelcontextprotocol/conformance/dist/index.js
+  local peers=$CACHE/peers
+  mkdir -p "$peers"
+  if ! cmp -s "$ROOT/tests/peers/package-lock.json" "$peers/package-lock.json" || [ ! -d "$peers/node_modules" ]; then
+    note "npm ci for the test peers (oidc-provider, @modelcontextprotocol/sdk)"
+    cp "$ROOT/tests/peers/package.json" "$ROOT/tests/peers/package-lock.json" "$peers/"
+    (cd "$peers" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+  if [ ! -e "$ROOT/tests/peers/node_modules" ] || [ -L "$ROOT/tests/peers/node_modules" ]; then
+    ln -sfn "$peers/node_modules" "$ROOT/tests/peers/node_modules"
+  fi
+  export MCP_COMPANION_NODE
+  MCP_COMPANION_NODE=$(command -v node)
+  note "conformance $CONFORMANCE_VERSION, peers in $peers, node $MCP_COMPANION_NODE"
+}

@@ -45,3 +45,105 @@ pub fn desktop_available(what: &str, present: bool) -> bool {
     println!("skipped: {what} is not available (scripts/test provides it)");
     false
 }
+
+/// A Node.js program, when the test peers are installed (by `scripts/test`).
+pub fn node() -> Option<PathBuf> {
+    std::env::var_os("MCP_COMPANION_NODE")
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+}
+
+/// The directory of the Node test peers (`tests/peers`).
+pub fn peers_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers")
+}
+
+/// Whether the Node peers can run; prints why not, or panics when required.
+pub fn peers_available() -> Option<PathBuf> {
+    let node = node();
+    let installed = peers_dir().join("node_modules/oidc-provider").exists();
+    if desktop_available("Node 22 (MCP_COMPANION_NODE)", node.is_some())
+        && desktop_available(
+            "the test peers' npm packages (tests/peers/node_modules)",
+            installed,
+        )
+    {
+        node
+    } else {
+        None
+    }
+}
+
+/// A running peer process (`tests/peers/*.mjs`), stopped when dropped.
+#[derive(Debug)]
+pub struct Peer {
+    child: std::process::Child,
+    /// The JSON line it printed when ready.
+    pub ready: serde_json::Value,
+}
+
+impl Peer {
+    /// Starts `script` with `args` and waits (at most 30 s) for its ready line.
+    pub fn start(node: &std::path::Path, script: &str, args: &[&str]) -> Self {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(node)
+            .arg(peers_dir().join(script))
+            .args(args)
+            .current_dir(peers_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = std::io::BufReader::new(stdout).lines();
+            if let Some(Ok(l)) = lines.next() {
+                let _ = tx.send(l);
+            }
+            // Keep draining so the peer never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!("{script} printed no ready line within 30 s")
+            });
+        let ready = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{script}: {e}: {line}"));
+        Self { child, ready }
+    }
+
+    /// A string field of the ready line.
+    pub fn get(&self, key: &str) -> String {
+        self.ready[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {key} in {}", self.ready))
+            .to_owned()
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// GETs a JSON document from a loopback URL (for the peers' `/__stats`).
+pub fn get_json(url: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(s, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
+}

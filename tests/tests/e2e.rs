@@ -1,5 +1,9 @@
 //! End-to-end tests: the built programs, run for real, against real peers.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
+/// The MCP conformance suite's client scenarios, with `mcp-companion probe` as the client.
+mod conformance;
+/// Sign-in against a real OAuth server (oidc-provider) guarding an official MCP SDK server.
+mod oauth_flow;
 /// The tray app under Xvfb, its menu read and clicked over D-Bus.
 mod tray;

@@ -168,6 +168,23 @@ impl Authorizer {
         self.discovery.as_ref()
     }
 
+    /// The client registration in use, once there is one (to persist it).
+    pub fn registration(&self) -> Option<&Registration> {
+        self.registration.as_ref()
+    }
+
+    /// Starts from a registration obtained earlier (for the same issuer).
+    pub fn with_registration(mut self, reg: Registration) -> Self {
+        self.registration = Some(reg);
+        self
+    }
+
+    /// Starts from an earlier discovery (for the same server).
+    pub fn with_discovery(mut self, d: Discovery) -> Self {
+        self.discovery = Some(d);
+        self
+    }
+
     /// How many authorizations were run.
     pub fn authorizations(&self) -> u32 {
         self.authorizations
@@ -486,8 +503,15 @@ impl Authorizer {
             let listener = Listener::bind().await?;
             let redirect_uri = listener.redirect_uri();
             if self.registration.is_none() {
-                self.registration =
-                    Some(self.register(&d, &redirect_uri, scopes.as_deref()).await?);
+                // RFC 7591 makes `scope` optional, and servers such as oidc-provider refuse
+                // resource-server scopes in it: register without, unless the server already
+                // refused a scope for being outside the registration.
+                let registered_scope = if reregistered {
+                    scopes.as_deref()
+                } else {
+                    None
+                };
+                self.registration = Some(self.register(&d, &redirect_uri, registered_scope).await?);
             }
             let reg = self
                 .registration
@@ -597,11 +621,11 @@ impl Authorizer {
     }
 
     fn check_headless(&self, endpoint: &str) -> Result<(), AuthError> {
-        let loopback =
-            |u: &str| Url::parse(u).is_ok_and(|u| companion_core::server_url::is_loopback(&u));
-        if self.settings.insecure_test_mode
-            || (loopback(&self.settings.server_url) && loopback(endpoint))
-        {
+        if headless_allowed(
+            &self.settings.server_url,
+            endpoint,
+            self.settings.insecure_test_mode,
+        ) {
             Ok(())
         } else {
             Err(AuthError::Config("headless authorization is only allowed for servers on this machine (or with --insecure-test-mode); use --authorize browser".to_owned()))
@@ -670,6 +694,14 @@ impl Authorizer {
     }
 }
 
+/// Headless authorization follows redirects without a person: only for a server and an
+/// authorization endpoint on this machine, unless explicitly in test mode.
+fn headless_allowed(server_url: &str, endpoint: &str, insecure_test_mode: bool) -> bool {
+    let loopback =
+        |u: &str| Url::parse(u).is_ok_and(|u| companion_core::server_url::is_loopback(&u));
+    insecure_test_mode || (loopback(server_url) && loopback(endpoint))
+}
+
 /// Plays the browser: follows the authorization server's redirects (with cookies) until they
 /// reach our redirect URI, then delivers the callback to our listener. Never leaves the
 /// authorization server's origin except for that final hop.
@@ -731,4 +763,33 @@ async fn drive_headless(
     Err(AuthError::Headless(format!(
         "more than {HEADLESS_HOPS} redirects"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headless_only_on_loopback_or_in_test_mode() {
+        assert!(headless_allowed(
+            "http://127.0.0.1:5/mcp",
+            "http://localhost:6/authorize",
+            false
+        ));
+        assert!(!headless_allowed(
+            "https://mcp.example.com/mcp",
+            "http://127.0.0.1:6/authorize",
+            false
+        ));
+        assert!(!headless_allowed(
+            "http://127.0.0.1:5/mcp",
+            "https://login.example.com/authorize",
+            false
+        ));
+        assert!(headless_allowed(
+            "https://mcp.example.com/mcp",
+            "https://login.example.com/authorize",
+            true
+        ));
+    }
 }

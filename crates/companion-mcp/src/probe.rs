@@ -172,21 +172,7 @@ impl Client {
                 PostOutcome::Unauthorized { status, challenges } => {
                     let refs: Vec<&str> = challenges.iter().map(String::as_str).collect();
                     let ch = challenge::bearer(&refs);
-                    self.mcp_event(
-                        method,
-                        started,
-                        Some(status),
-                        ch.as_ref().map_or_else(
-                            || "no Bearer challenge".to_owned(),
-                            |c| {
-                                format!(
-                                    "challenge: error {:?}, scope {:?}",
-                                    c.error.as_deref().unwrap_or("-"),
-                                    c.scope.as_deref().map(|s| s.join(" ")).unwrap_or_default()
-                                )
-                            },
-                        ),
-                    );
+                    self.mcp_event(method, started, Some(status), challenge_note(ch.as_ref()));
                     let Some(auth) = self.auth.as_mut() else {
                         return Err(ProbeError::Http {
                             method: method.to_owned(),
@@ -322,6 +308,23 @@ impl Client {
         )
         .await
     }
+}
+
+fn challenge_note(c: Option<&challenge::BearerChallenge>) -> String {
+    let Some(c) = c else {
+        return "no Bearer challenge".to_owned();
+    };
+    let mut parts = vec!["Bearer challenge".to_owned()];
+    if let Some(e) = &c.error {
+        parts.push(format!("error {e}"));
+    }
+    if let Some(s) = &c.scope {
+        parts.push(format!("scope {}", s.join(" ")));
+    }
+    if c.resource_metadata.is_some() {
+        parts.push("with resource_metadata".to_owned());
+    }
+    parts.join(", ")
 }
 
 /// SEP-1034: every property's `default`, with its type.

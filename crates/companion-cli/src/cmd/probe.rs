@@ -74,10 +74,7 @@ pub(crate) fn run(env: &Env, mut a: ProbeArgs) -> Result<(), Failure> {
         let auth = (!no_auth).then(|| Authorizer::new(settings, http));
         Ok::<_, Failure>(probe::run(&url, (transport, rx), auth, timeline, &opts).await)
     });
-    let report = match report {
-        Ok(r) => r,
-        Err(f) => return Err(f),
-    };
+    let report = report?;
     print(&report, a.json);
     if report.ok {
         Ok(())
@@ -265,19 +262,22 @@ fn print(r: &ProbeReport, json: bool) {
     }
     let _ = writeln!(out, "Probe of {}", r.url);
     for e in &r.timeline {
-        let request = match (&e.method, &e.url) {
-            (Some(m), Some(u)) => format!("{m} {u}"),
-            _ => String::new(),
-        };
-        let status = e.status.map(|s| s.to_string()).unwrap_or_default();
-        let took = e.took_ms.map(|t| format!("{t} ms")).unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "{:>6} ms  {:<28} {request} {status} {took}",
-            e.at_ms, e.step
-        );
-        if !e.note.is_empty() {
-            let _ = writeln!(out, "{:>11}{:<28} {}", "", "", e.note);
+        match (&e.method, &e.url) {
+            (Some(m), Some(u)) => {
+                let status = e.status.map_or_else(|| "-".to_owned(), |s| s.to_string());
+                let took = e.took_ms.map(|t| format!(" ({t} ms)")).unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "{:>6} ms  {:<30} {m} {u} -> {status}{took}",
+                    e.at_ms, e.step
+                );
+                if !e.note.is_empty() {
+                    let _ = writeln!(out, "{:>10}{:<30} {}", "", "", e.note);
+                }
+            }
+            _ => {
+                let _ = writeln!(out, "{:>6} ms  {:<30} {}", e.at_ms, e.step, e.note);
+            }
         }
     }
     if r.ok {
