@@ -722,6 +722,7 @@ async fn drive_headless(
         .map_err(|e| AuthError::Headless(e.to_string()))?;
     let mut url = start.to_owned();
     for _ in 0..HEADLESS_HOPS {
+        let started = std::time::Instant::now();
         let resp = client
             .get(&url)
             .send()
@@ -734,7 +735,7 @@ async fn drive_headless(
             method: Some("GET".to_owned()),
             url: Some(url.split('?').next().unwrap_or_default().to_owned()),
             status: Some(status),
-            took_ms: None,
+            took_ms: Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)),
             note: String::new(),
         });
         if !(300..400).contains(&status) {
