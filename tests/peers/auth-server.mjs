@@ -33,6 +33,8 @@ Prints one JSON line on stdout when ready, logs to stderr.
 Flags:
   --port N                     listen port on 127.0.0.1 (default 0 = ephemeral)
   --access-ttl S               access token lifetime in seconds (default 600, env PEER_ACCESS_TTL)
+  --token-delay-ms MS           hold each token request MS ms; one whose client hangs up meanwhile
+                               is dropped unprocessed (tests of a broker killed mid-refresh)
   --refresh-ttl S              refresh token lifetime in seconds (default 86400)
   --auto-login USER            GET /interaction/:uid logs USER in and grants consent at once
   --password P                 the login form also requires password=P (default: any password)
@@ -63,6 +65,7 @@ Flags:
 
 export const AUTH_OPTIONS = {
   'access-ttl': { type: 'string' },
+  'token-delay-ms': { type: 'string' },
   'refresh-ttl': { type: 'string' },
   'auto-login': { type: 'string' },
   password: { type: 'string' },
@@ -125,6 +128,7 @@ export function authOptionsFromArgs(values, { portKey = 'port' } = {}) {
     rejectResource: !!values['reject-resource'],
     requireOfflineAccess: !!values['require-offline-access'],
     rotateRefreshTokens: !values['no-rotate'],
+    tokenDelayMs: toInt(values['token-delay-ms'], '--token-delay-ms', 0),
   };
 }
 
@@ -637,6 +641,21 @@ or the interaction expired. The HTTP client must keep the cookies set by /author
       log(`__revoke-all: revoked ${ids.length} grant(s)`);
       ctx.body = { ok: true, revoked: ids.length };
       return;
+    }
+
+    // --token-delay-ms: hold token requests before oidc-provider sees them. A client that
+    // disconnects during the wait (a killed broker) never reaches the provider, so its refresh
+    // token is not consumed: the "server still accepts the stored token" case.
+    if (p === '/token' && ctx.method === 'POST' && o.tokenDelayMs > 0) {
+      const gone = await new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(false), o.tokenDelayMs);
+        ctx.req.socket.once('close', () => { clearTimeout(timer); resolve(true); });
+      });
+      if (gone || ctx.req.socket.destroyed) {
+        stats.token_requests_abandoned = (stats.token_requests_abandoned || 0) + 1;
+        log('token request abandoned by the client during --token-delay-ms; not processed');
+        return;
+      }
     }
 
     // Login / consent UI.

@@ -1,6 +1,8 @@
 //! End-to-end tests: the built programs, run for real, against real peers.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
+/// The credential broker: keychain, single-flight refresh, one broker per user, no leaks.
+mod broker;
 /// The MCP conformance suite's client scenarios, with `mcp-companion probe` as the client.
 mod conformance;
 /// Sign-in against a real OAuth server (oidc-provider) guarding an official MCP SDK server.

@@ -13,8 +13,8 @@ use crate::http::{check_url, learned, Http};
 const PRM: &str = "resource metadata";
 const ASM: &str = "authorization server metadata";
 
-/// What discovery established.
-#[derive(Debug, Clone)]
+/// What discovery established. Not secret: it is cached in the state file.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Discovery {
     /// The protected resource metadata, when the server publishes it.
     pub resource_metadata: Option<ResourceMetadata>,

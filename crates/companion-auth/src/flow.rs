@@ -179,6 +179,17 @@ impl Authorizer {
         self
     }
 
+    /// Starts from a token obtained earlier (to refresh it).
+    pub fn with_token(mut self, t: TokenSet) -> Self {
+        self.token = Some(t);
+        self
+    }
+
+    /// The HTTP client (and its timeline).
+    pub fn http(&self) -> &Http {
+        &self.http
+    }
+
     /// Starts from an earlier discovery (for the same server).
     pub fn with_discovery(mut self, d: Discovery) -> Self {
         self.discovery = Some(d);

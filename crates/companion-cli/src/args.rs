@@ -62,6 +62,34 @@ pub(crate) enum Command {
     /// Diagnose a server: discovery, sign-in, initialize, tools, with a timeline.
     #[command(visible_alias = "doctor", after_help = PROBE_HELP)]
     Probe(Box<ProbeArgs>),
+    /// Sign in to a server (opens the browser).
+    #[command(
+        after_help = "Examples:\n  mcp-companion login linear\n\nThe tokens go to the OS keychain, held by the MCP Companion broker (started if needed),\nwhich refreshes them for every MCP client."
+    )]
+    Login(LoginArgs),
+    /// Sign out of a server: revoke its tokens where the server supports it, and forget them.
+    #[command(after_help = "Example:\n  mcp-companion logout linear")]
+    Logout(LogoutArgs),
+    /// Show every server's sign-in state.
+    #[command(after_help = "Examples:\n  mcp-companion status\n  mcp-companion status --json")]
+    Status(StatusArgs),
+    /// Run the credential broker in the foreground (MCP clients and the CLI start it when needed).
+    #[command(
+        after_help = "The broker is the one owner of your tokens: bridges ask it for a valid token instead of\nrefreshing themselves. The tray app runs one too; only one runs per user at a time."
+    )]
+    Daemon(DaemonArgs),
+    /// Print a fingerprint of the current token of a server (never the token itself).
+    #[command(hide = true)]
+    DebugToken(DebugTokenArgs),
+    /// Add MCP Companion's servers to an MCP client's config file (or repair them there).
+    #[command(after_help = INSTALL_HELP)]
+    Install(InstallArgs),
+    /// Remove MCP Companion's servers from an MCP client's config file.
+    #[command(after_help = UNINSTALL_HELP)]
+    Uninstall(UninstallArgs),
+    /// Show which MCP clients have MCP Companion's servers, and which entries have drifted.
+    #[command(after_help = CLIENTS_HELP)]
+    Clients(ClientsArgs),
 }
 
 const ADD_HELP: &str = "\
@@ -197,6 +225,47 @@ Tokens live in memory only (`--store memory`) and are dropped when the probe end
 Exits 0 when every step succeeded, 1 otherwise (the reason on the last line).";
 
 #[derive(Debug, Args)]
+pub(crate) struct LoginArgs {
+    /// The server's name.
+    pub(crate) name: String,
+    /// Complete the sign-in without a browser (servers on this machine only, for tests).
+    #[arg(long, hide = true)]
+    pub(crate) headless: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogoutArgs {
+    /// The server's name.
+    pub(crate) name: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DaemonArgs {
+    /// Seconds between checks for tokens about to expire.
+    #[arg(long, default_value_t = 15, hide = true)]
+    pub(crate) tick: u64,
+    /// Seconds to wait for the OS keychain (it may be showing an unlock prompt).
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub(crate) keychain_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DebugTokenArgs {
+    /// The server's name.
+    pub(crate) name: String,
+    /// Seconds of validity needed.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) min_ttl: u64,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct ProbeArgs {
     /// A server URL, or the name of a configured server.
     pub(crate) target: String,
@@ -315,6 +384,107 @@ pub(crate) enum ElicitationArg {
     Cancel,
     /// Do not declare elicitation support.
     Off,
+}
+
+const INSTALL_HELP: &str = "\
+Examples:
+  mcp-companion install claude-desktop --server linear
+  mcp-companion install cursor --all
+  mcp-companion install vscode --all --project .      # .vscode/mcp.json of this project
+  mcp-companion install claude-code --all --diff      # show the change, write nothing
+  mcp-companion install codex --repair                # re-point entries at this binary
+
+Each entry runs `<this mcp-companion> connect NAME`. Everything else in the file (other
+servers, comments, order, formatting) is kept byte for byte; the first change to a file is
+backed up beside it as FILE.mcp-companion-backup-YYYYMMDDTHHMMSS. An existing entry with the
+same name that is not MCP Companion's is never overwritten.
+
+Clients: claude-desktop, cursor, vscode, claude-code, codex, windsurf. --project applies to
+cursor, vscode and claude-code.";
+
+const UNINSTALL_HELP: &str = "\
+Examples:
+  mcp-companion uninstall cursor --server linear
+  mcp-companion uninstall claude-desktop --all      # every MCP Companion entry, orphans too
+  mcp-companion uninstall vscode --all --project . --diff
+
+Only entries MCP Companion wrote are removed; the rest of the file is kept byte for byte.";
+
+const CLIENTS_HELP: &str = "\
+Examples:
+  mcp-companion clients
+  mcp-companion clients --project . --json
+
+An entry has drifted when it runs an mcp-companion binary that is gone or is not this one
+(`install CLIENT --repair` fixes it); it is orphaned when its server is no longer configured
+(`uninstall CLIENT --all` removes it).";
+
+/// An MCP client whose config file `install` edits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ClientArg {
+    /// Claude Desktop (claude_desktop_config.json).
+    ClaudeDesktop,
+    /// Cursor (~/.cursor/mcp.json, or PROJECT/.cursor/mcp.json).
+    Cursor,
+    /// VS Code (the user mcp.json, or PROJECT/.vscode/mcp.json).
+    Vscode,
+    /// Claude Code (~/.claude.json, user or project scope).
+    ClaudeCode,
+    /// Codex CLI (~/.codex/config.toml).
+    Codex,
+    /// Windsurf (~/.codeium/windsurf/mcp_config.json).
+    Windsurf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InstallArgs {
+    /// The MCP client.
+    #[arg(value_enum)]
+    pub(crate) client: ClientArg,
+    /// Install this configured server.
+    #[arg(long, value_name = "NAME", conflicts_with = "all")]
+    pub(crate) server: Option<String>,
+    /// Install every configured server.
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// Print the change as a unified diff instead of writing it.
+    #[arg(long)]
+    pub(crate) diff: bool,
+    /// Point MCP Companion entries that run another (old or missing) binary at this one.
+    #[arg(long)]
+    pub(crate) repair: bool,
+    /// Use this project's config file instead of the user-wide one.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) project: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UninstallArgs {
+    /// The MCP client.
+    #[arg(value_enum)]
+    pub(crate) client: ClientArg,
+    /// Remove this server's entry.
+    #[arg(long, value_name = "NAME", conflicts_with = "all")]
+    pub(crate) server: Option<String>,
+    /// Remove every MCP Companion entry, including orphaned ones.
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// Print the change as a unified diff instead of writing it.
+    #[arg(long)]
+    pub(crate) diff: bool,
+    /// Use this project's config file instead of the user-wide one.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) project: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ClientsArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Also show this project's files (Cursor, VS Code, Claude Code).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) project: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! One function per command; each is a thin shell over the library crates.
 
+mod broker;
+mod clients;
 mod probe;
 mod servers;
 
@@ -12,6 +14,7 @@ use crate::output::Failure;
 
 /// Where a command finds its files.
 pub(crate) struct Env {
+    pub(crate) paths: Paths,
     pub(crate) config: ConfigStore,
     pub(crate) state: companion_store::state_file::StateStore,
 }
@@ -21,7 +24,11 @@ impl Env {
         let paths = Paths::for_user().map_err(|e| Failure::failed(e.to_string()))?;
         let config = config_override.map_or_else(|| ConfigStore::new(&paths), ConfigStore::at);
         let state = companion_store::state_file::StateStore::at(paths.state_file());
-        Ok(Self { config, state })
+        Ok(Self {
+            paths,
+            config,
+            state,
+        })
     }
 }
 
@@ -33,5 +40,13 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
         Command::Show(a) => servers::show(&env, &a),
         Command::Remove(a) => servers::remove(&env, &a),
         Command::Probe(a) => probe::run(&env, *a),
+        Command::Login(a) => broker::login(&env, &a),
+        Command::Logout(a) => broker::logout(&env, &a),
+        Command::Status(a) => broker::status(&env, &a),
+        Command::Daemon(a) => broker::daemon(&env, &a),
+        Command::DebugToken(a) => broker::debug_token(&env, &a),
+        Command::Install(a) => clients::install(&env, &a),
+        Command::Uninstall(a) => clients::uninstall(&env, &a),
+        Command::Clients(a) => clients::list(&env, &a),
     }
 }

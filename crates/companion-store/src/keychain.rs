@@ -50,7 +50,9 @@ pub enum KeychainError {
         how: &'static str,
     },
     /// An entry exists but cannot be read back whole.
-    #[error("the keychain entry {0} is damaged (an interrupted write?); sign in again to replace it")]
+    #[error(
+        "the keychain entry {0} is damaged (an interrupted write?); sign in again to replace it"
+    )]
     Corrupt(String),
 }
 
@@ -74,14 +76,30 @@ const PLATFORM: (&str, &str, &str) = (
     "Check that the Credential Manager service is running.",
 );
 #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
-const PLATFORM: (&str, &str, &str) = ("The OS keychain", "Unlock it.", "Install a Secret Service provider.");
+const PLATFORM: (&str, &str, &str) = (
+    "The OS keychain",
+    "Unlock it.",
+    "Install a Secret Service provider.",
+);
+
+/// The platform keychain's name, for messages.
+pub fn platform_name() -> &'static str {
+    PLATFORM.0
+}
 
 fn locked() -> KeychainError {
-    KeychainError::Locked { service: PLATFORM.0, how: PLATFORM.1 }
+    KeychainError::Locked {
+        service: PLATFORM.0,
+        how: PLATFORM.1,
+    }
 }
 
 fn unavailable(reason: impl fmt::Display) -> KeychainError {
-    KeychainError::Unavailable { service: PLATFORM.0, reason: reason.to_string(), how: PLATFORM.2 }
+    KeychainError::Unavailable {
+        service: PLATFORM.0,
+        reason: reason.to_string(),
+        how: PLATFORM.2,
+    }
 }
 
 /// Single entries, as the platform stores them. Implementations need not split.
@@ -94,6 +112,18 @@ pub trait RawStore: Send + Sync + fmt::Debug {
     fn delete_raw(&self, account: &str) -> Result<(), KeychainError>;
 }
 
+impl RawStore for Box<dyn RawStore> {
+    fn get_raw(&self, account: &str) -> Result<Option<String>, KeychainError> {
+        (**self).get_raw(account)
+    }
+    fn set_raw(&self, account: &str, value: &str) -> Result<(), KeychainError> {
+        (**self).set_raw(account, value)
+    }
+    fn delete_raw(&self, account: &str) -> Result<(), KeychainError> {
+        (**self).delete_raw(account)
+    }
+}
+
 /// The OS keychain.
 #[derive(Debug, Clone)]
 pub struct OsKeychain {
@@ -103,7 +133,9 @@ pub struct OsKeychain {
 impl OsKeychain {
     /// The keychain under `service`.
     pub fn new(service: impl Into<String>) -> Self {
-        Self { service: service.into() }
+        Self {
+            service: service.into(),
+        }
     }
 
     /// The service name for this build: `mcp-companion` for release builds, `.dev` suffixed for
@@ -178,19 +210,32 @@ impl MemoryStore {
 
 impl RawStore for MemoryStore {
     fn get_raw(&self, account: &str) -> Result<Option<String>, KeychainError> {
-        Ok(self.entries.lock().map_err(|_| unavailable("poisoned"))?.get(account).cloned())
+        Ok(self
+            .entries
+            .lock()
+            .map_err(|_| unavailable("poisoned"))?
+            .get(account)
+            .cloned())
     }
 
     fn set_raw(&self, account: &str, value: &str) -> Result<(), KeychainError> {
         if self.limit_utf16 > 0 && value.encode_utf16().count() > self.limit_utf16 {
-            return Err(unavailable(format!("entry {account} is over the platform limit")));
+            return Err(unavailable(format!(
+                "entry {account} is over the platform limit"
+            )));
         }
-        self.entries.lock().map_err(|_| unavailable("poisoned"))?.insert(account.to_owned(), value.to_owned());
+        self.entries
+            .lock()
+            .map_err(|_| unavailable("poisoned"))?
+            .insert(account.to_owned(), value.to_owned());
         Ok(())
     }
 
     fn delete_raw(&self, account: &str) -> Result<(), KeychainError> {
-        self.entries.lock().map_err(|_| unavailable("poisoned"))?.remove(account);
+        self.entries
+            .lock()
+            .map_err(|_| unavailable("poisoned"))?
+            .remove(account);
         Ok(())
     }
 }
@@ -217,14 +262,20 @@ impl<S: RawStore> SecretStore<S> {
 
     /// Reads a secret.
     pub fn get(&self, account: &str) -> Result<Option<Secret>, KeychainError> {
-        let Some(head) = self.raw.get_raw(account)? else { return Ok(None) };
+        let Some(head) = self.raw.get_raw(account)? else {
+            return Ok(None);
+        };
         if let Some(v) = head.strip_prefix(INLINE) {
             return Ok(Some(Secret::new(v)));
         }
-        let (generation, parts, digest) = parse_head(&head).ok_or_else(|| KeychainError::Corrupt(account.to_owned()))?;
+        let (generation, parts, digest) =
+            parse_head(&head).ok_or_else(|| KeychainError::Corrupt(account.to_owned()))?;
         let mut value = String::new();
         for i in 0..parts {
-            let part = self.raw.get_raw(&part_name(account, generation, i))?.ok_or_else(|| KeychainError::Corrupt(account.to_owned()))?;
+            let part = self
+                .raw
+                .get_raw(&part_name(account, generation, i))?
+                .ok_or_else(|| KeychainError::Corrupt(account.to_owned()))?;
             value.push_str(&part);
         }
         if short_digest(&value) != digest {
@@ -236,7 +287,12 @@ impl<S: RawStore> SecretStore<S> {
     /// Writes a secret, replacing any previous value atomically (see the module docs).
     pub fn set(&self, account: &str, value: &Secret) -> Result<(), KeychainError> {
         let v = value.expose();
-        let previous = self.raw.get_raw(account).ok().flatten().and_then(|h| parse_head(&h));
+        let previous = self
+            .raw
+            .get_raw(account)
+            .ok()
+            .flatten()
+            .and_then(|h| parse_head(&h));
         if v.encode_utf16().count() + INLINE.len() <= PART_UTF16_UNITS {
             self.raw.set_raw(account, &format!("{INLINE}{v}"))?;
         } else {
@@ -245,7 +301,10 @@ impl<S: RawStore> SecretStore<S> {
             for (i, p) in parts.iter().enumerate() {
                 self.raw.set_raw(&part_name(account, generation, i), p)?;
             }
-            self.raw.set_raw(account, &format!("{SPLIT}{generation}:{}:{}", parts.len(), short_digest(v)))?;
+            self.raw.set_raw(
+                account,
+                &format!("{SPLIT}{generation}:{}:{}", parts.len(), short_digest(v)),
+            )?;
         }
         if let Some((g, n, _)) = previous {
             for i in 0..n {
@@ -282,7 +341,11 @@ fn parse_head(head: &str) -> Option<(u64, usize, String)> {
 }
 
 fn short_digest(v: &str) -> String {
-    Sha256::digest(v.as_bytes()).iter().take(12).map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(v.as_bytes())
+        .iter()
+        .take(12)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn split(v: &str) -> Vec<String> {
@@ -309,7 +372,10 @@ mod tests {
     use super::*;
 
     fn store() -> SecretStore<MemoryStore> {
-        SecretStore::new(MemoryStore { limit_utf16: 1280, ..MemoryStore::default() })
+        SecretStore::new(MemoryStore {
+            limit_utf16: 1280,
+            ..MemoryStore::default()
+        })
     }
 
     fn jwt(len: usize) -> String {
@@ -381,7 +447,10 @@ mod tests {
 
     #[test]
     fn service_names_are_namespaced() {
-        assert_eq!(OsKeychain::service_name(Some("test-1")), "mcp-companion.test-1");
+        assert_eq!(
+            OsKeychain::service_name(Some("test-1")),
+            "mcp-companion.test-1"
+        );
         let default = OsKeychain::service_name(None);
         assert!(default == "mcp-companion.dev" || default == "mcp-companion");
     }
@@ -389,6 +458,9 @@ mod tests {
     #[test]
     fn errors_name_the_keychain_and_the_way_out() {
         let msg = locked().to_string();
-        assert!(msg.contains("is locked") && msg.contains("Nothing was written to a plain file"), "{msg}");
+        assert!(
+            msg.contains("is locked") && msg.contains("Nothing was written to a plain file"),
+            "{msg}"
+        );
     }
 }

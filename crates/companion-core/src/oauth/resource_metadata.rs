@@ -45,7 +45,7 @@ pub fn well_known_urls(server_url: &str) -> Vec<(String, Source)> {
 }
 
 /// The parts of the metadata an MCP client uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ResourceMetadata {
     /// The protected resource's identifier: the RFC 8707 `resource` to request.
     pub resource: String,

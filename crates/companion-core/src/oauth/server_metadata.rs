@@ -34,7 +34,7 @@ pub fn discovery_urls(issuer: &str) -> Vec<String> {
 }
 
 /// What the client uses from the metadata.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ServerMetadata {
     /// `issuer`, exactly as sent.
     pub issuer: String,

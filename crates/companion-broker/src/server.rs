@@ -1,0 +1,873 @@
+//! The broker: the one owner of every token for the user.
+//!
+//! Each server has a slot with two locks. A short `std` mutex guards what is known (the token
+//! set, its generation, the state); an async `flight` mutex is held for the whole of any refresh
+//! or sign-in, so N callers that find the token expired wait for one refresh and all receive
+//! its result (single flight, deduplicated by generation). A bridge that reports a rejected
+//! token names the generation it used: if a newer one exists, it simply gets that.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use companion_auth::{
+    AuthError, AuthSettings, AuthorizeMode, Authorizer, Http, Timeline, TokenSet,
+};
+use companion_core::config::{AuthConfig, ServerConfig};
+use companion_core::oauth::challenge::{self, BearerChallenge};
+use companion_core::oauth::registration::{choose_auth_method, AuthMethod, Registration};
+use companion_core::oauth::token::{token_request, ClientAuth};
+use companion_core::secret::Secret;
+use companion_store::ConfigStore;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::sync::broadcast;
+
+use crate::endpoint::{peer_is, Bound};
+use crate::protocol::{
+    BrokerError, ErrorKind, Event, Op, Reply, Request, Response, ServerStatus, State,
+    PROTOCOL_VERSION,
+};
+use crate::vault::Vault;
+
+/// Longest backoff between refresh retries after transient failures.
+const MAX_BACKOFF_S: u64 = 60;
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// How the broker is set up.
+#[derive(Debug, Clone)]
+pub struct BrokerOptions {
+    /// The user's config file.
+    pub config: ConfigStore,
+    /// Keychain and state file.
+    pub vault: Vault,
+    /// "daemon" or "tray".
+    pub host: String,
+    /// How often the refresh loop looks at expiries (and detects a wake from sleep).
+    pub tick: Duration,
+    /// How long a keychain call may take. A locked keychain may be showing the user an unlock
+    /// prompt, or (with no desktop to show it on) never answer at all.
+    pub keychain_timeout: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Known {
+    loaded: bool,
+    tokens: Option<TokenSet>,
+    generation: u64,
+    state: Option<State>,
+    error: Option<String>,
+    step_up: Option<Vec<String>>,
+    retry_at: u64,
+    backoff: u64,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    flight: tokio::sync::Mutex<()>,
+    known: Mutex<Known>,
+}
+
+impl Slot {
+    fn with<R>(&self, f: impl FnOnce(&mut Known) -> R) -> R {
+        match self.known.lock() {
+            Ok(mut k) => f(&mut k),
+            Err(p) => f(&mut p.into_inner()),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    opts: BrokerOptions,
+    slots: Mutex<HashMap<String, Arc<Slot>>>,
+    events: broadcast::Sender<Event>,
+}
+
+/// The broker. Cheap to clone; every clone is the same broker.
+#[derive(Debug, Clone)]
+pub struct Broker {
+    inner: Arc<Inner>,
+}
+
+fn token_reply(t: &TokenSet, generation: u64) -> Reply {
+    Reply::Token {
+        access_token: t.access_token.expose().to_owned(),
+        expires_at: t.expiry.expires_at,
+        generation,
+    }
+}
+
+fn fresh(t: &TokenSet, min_ttl: u64) -> bool {
+    !t.expiry.needs_refresh(now(), min_ttl) && t.expiry.remaining(now()) != Some(0)
+}
+
+fn keychain_err(e: companion_store::keychain::KeychainError) -> BrokerError {
+    BrokerError::new(ErrorKind::Keychain, e.to_string())
+}
+
+impl Broker {
+    /// A broker with these options. Nothing runs until [`Broker::serve`].
+    pub fn new(opts: BrokerOptions) -> Self {
+        let (events, _) = broadcast::channel(64);
+        Self {
+            inner: Arc::new(Inner {
+                opts,
+                slots: Mutex::default(),
+                events,
+            }),
+        }
+    }
+
+    /// Status events, for an in-process subscriber such as the tray.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    fn slot(&self, server: &str) -> Arc<Slot> {
+        let mut slots = match self.inner.slots.lock() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        };
+        slots.entry(server.to_owned()).or_default().clone()
+    }
+
+    fn emit(&self, server: &str, state: State, message: Option<String>) {
+        let _ = self.inner.events.send(Event {
+            server: server.to_owned(),
+            state,
+            message,
+        });
+        let vault = self.inner.opts.vault.clone();
+        let (server, label) = (server.to_owned(), format!("{state:?}"));
+        tokio::task::spawn_blocking(move || vault.save_status(&server, &label));
+    }
+
+    fn server(&self, name: &str) -> Result<ServerConfig, BrokerError> {
+        let loaded = self
+            .inner
+            .opts
+            .config
+            .load()
+            .map_err(|e| BrokerError::new(ErrorKind::Config, e.to_string()))?;
+        loaded.config.get(name).cloned().ok_or_else(|| {
+            let hint = companion_core::suggest::did_you_mean(name, loaded.config.names())
+                .map(|s| format!(" (did you mean {s:?}?)"))
+                .unwrap_or_default();
+            BrokerError::new(
+                ErrorKind::UnknownServer,
+                format!("no server called {name:?}{hint}"),
+            )
+        })
+    }
+
+    fn settings(&self, name: &str, headless: bool) -> Result<AuthSettings, BrokerError> {
+        let s = self.server(name)?;
+        let AuthConfig::OAuth(o) = &s.auth else {
+            return Err(BrokerError::new(
+                ErrorKind::NotOAuth,
+                format!(
+                    "{name} uses auth mode {:?}: there is nothing to sign in to",
+                    s.auth.mode_name()
+                ),
+            ));
+        };
+        let mut a = AuthSettings::new(s.url.to_string());
+        a.client_id.clone_from(&o.client_id);
+        a.scopes.clone_from(&o.scopes);
+        a.extra_authorize_params
+            .clone_from(&o.extra_authorize_params);
+        a.resource = o.resource.clone();
+        a.client_metadata_url.clone_from(&o.client_metadata_url);
+        a.mode = if headless {
+            AuthorizeMode::Headless
+        } else {
+            AuthorizeMode::Browser
+        };
+        Ok(a)
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(Vault) -> T + Send + 'static,
+    ) -> Result<T, BrokerError> {
+        let vault = self.inner.opts.vault.clone();
+        let limit = self.inner.opts.keychain_timeout;
+        match tokio::time::timeout(limit, tokio::task::spawn_blocking(move || f(vault))).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(BrokerError::new(ErrorKind::Keychain, format!("keychain task failed: {e}"))),
+            Err(_) => Err(keychain_err(companion_store::keychain::KeychainError::Locked { service: companion_store::keychain::platform_name(), how: "It did not answer within the time limit: it is probably locked and waiting for you to unlock it." })),
+        }
+    }
+
+    async fn ensure_loaded(&self, server: &str, slot: &Slot) -> Result<(), BrokerError> {
+        if slot.with(|k| k.loaded) {
+            return Ok(());
+        }
+        let name = server.to_owned();
+        let tokens = self
+            .blocking(move |v| v.load_tokens(&name))
+            .await?
+            .map_err(keychain_err)?;
+        slot.with(|k| {
+            if !k.loaded {
+                k.loaded = true;
+                k.tokens = tokens;
+                k.generation += 1;
+            }
+        });
+        Ok(())
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, op: Op) -> Result<Reply, BrokerError> {
+        match op {
+            Op::Hello => Ok(Reply::Hello {
+                version: PROTOCOL_VERSION,
+                pid: std::process::id(),
+                host: self.inner.opts.host.clone(),
+            }),
+            Op::GetToken { server, min_ttl } => self.get_token(&server, min_ttl).await,
+            Op::ReportRejected {
+                server,
+                generation,
+                status,
+                www_authenticate,
+            } => {
+                self.report_rejected(&server, generation, status, &www_authenticate)
+                    .await
+            }
+            Op::SignIn { server, headless } => self.sign_in(&server, headless).await,
+            Op::SignOut { server } => self.sign_out(&server).await,
+            Op::Status => self.status().await,
+            Op::Subscribe => Err(BrokerError::new(
+                ErrorKind::BadRequest,
+                "subscribe is handled by the connection",
+            )),
+        }
+    }
+
+    /// A valid access token with at least `min_ttl` seconds left.
+    pub async fn get_token(&self, server: &str, min_ttl: u64) -> Result<Reply, BrokerError> {
+        let slot = self.slot(server);
+        if let Some(r) = slot.with(|k| {
+            k.tokens
+                .as_ref()
+                .filter(|t| k.loaded && k.step_up.is_none() && fresh(t, min_ttl))
+                .map(|t| token_reply(t, k.generation))
+        }) {
+            return Ok(r);
+        }
+        self.settings(server, false)?;
+        let _flight = slot.flight.lock().await;
+        self.ensure_loaded(server, &slot).await?;
+        // Whoever held the flight before us may have refreshed already.
+        if let Some(r) = slot.with(|k| {
+            k.tokens
+                .as_ref()
+                .filter(|t| fresh(t, min_ttl))
+                .map(|t| token_reply(t, k.generation))
+        }) {
+            return Ok(r);
+        }
+        self.refresh_locked(server, &slot).await
+    }
+
+    /// Refreshes while holding the slot's flight lock.
+    async fn refresh_locked(&self, server: &str, slot: &Slot) -> Result<Reply, BrokerError> {
+        let Some(current) = slot.with(|k| k.tokens.clone()) else {
+            return Err(BrokerError::needs_sign_in(server));
+        };
+        if current.refresh_token.is_none() {
+            slot.with(|k| k.state = Some(State::NeedsSignIn));
+            return Err(BrokerError::new(
+                ErrorKind::NeedsSignIn,
+                format!(
+                    "Your session with {server} has ended and cannot be renewed. {}",
+                    BrokerError::needs_sign_in(server).message
+                ),
+            ));
+        }
+        let (retry_at, still_valid) =
+            slot.with(|k| (k.retry_at, current.expiry.remaining(now()) != Some(0)));
+        if retry_at > now() {
+            return if still_valid {
+                Ok(slot.with(|k| token_reply(&current, k.generation)))
+            } else {
+                Err(BrokerError::new(
+                    ErrorKind::Transient,
+                    format!(
+                        "{server}'s authorization server is unavailable; retrying in {} s",
+                        retry_at - now()
+                    ),
+                ))
+            };
+        }
+        let settings = self.settings(server, false)?;
+        let configured_id = settings.client_id.clone();
+        let name = server.to_owned();
+        let (discovery, registration) = self
+            .blocking(move |v| v.load_client(&name))
+            .await?
+            .map_err(keychain_err)?;
+        let Some(discovery) = discovery else {
+            return Err(BrokerError::needs_sign_in(server));
+        };
+        let registration = match configured_id {
+            Some(id) => Some(self.configured_registration(server, id).await?),
+            None => registration,
+        };
+        let Some(registration) = registration else {
+            return Err(BrokerError::needs_sign_in(server));
+        };
+        let http = Http::new(Timeline::new())
+            .map_err(|e| BrokerError::new(ErrorKind::AuthFailed, e.to_string()))?;
+        let mut a = Authorizer::new(settings, http)
+            .with_discovery(discovery)
+            .with_registration(registration)
+            .with_token(current.clone());
+        match a.refresh().await {
+            Ok(()) => {
+                let Some(t) = a.token().cloned() else {
+                    return Err(BrokerError::new(
+                        ErrorKind::AuthFailed,
+                        "the refresh returned no token",
+                    ));
+                };
+                let (name, saved) = (server.to_owned(), t.clone());
+                self.blocking(move |v| v.save_tokens(&name, &saved))
+                    .await?
+                    .map_err(keychain_err)?;
+                let reply = slot.with(|k| {
+                    k.tokens = Some(t.clone());
+                    k.generation += 1;
+                    k.state = Some(State::SignedIn);
+                    k.error = None;
+                    k.backoff = 0;
+                    k.retry_at = 0;
+                    token_reply(&t, k.generation)
+                });
+                tracing::info!(server, "token refreshed");
+                self.emit(server, State::SignedIn, None);
+                Ok(reply)
+            }
+            Err(AuthError::Token { source, .. }) if source.is_invalid_grant() => {
+                // The grant is gone (revoked, expired, or a refresh token replayed): only a
+                // person can fix that. Forget the dead tokens so nobody retries them.
+                tracing::warn!(
+                    server,
+                    "refresh rejected with invalid_grant: sign-in needed"
+                );
+                let name = server.to_owned();
+                let _ = self.blocking(move |v| v.delete_tokens(&name)).await;
+                slot.with(|k| {
+                    k.tokens = None;
+                    k.generation += 1;
+                    k.state = Some(State::NeedsSignIn);
+                    k.error = Some(source.to_string());
+                });
+                self.emit(
+                    server,
+                    State::NeedsSignIn,
+                    Some(format!("{server}: the sign-in expired or was revoked")),
+                );
+                Err(BrokerError::needs_sign_in(server))
+            }
+            Err(e) if e.is_transient() => {
+                let (backoff, valid) = slot.with(|k| {
+                    k.backoff = (k.backoff * 2).clamp(1, MAX_BACKOFF_S);
+                    k.retry_at = now() + k.backoff;
+                    k.error = Some(e.to_string());
+                    (k.backoff, current.expiry.remaining(now()) != Some(0))
+                });
+                tracing::warn!(server, error = %e, backoff, "refresh failed; keeping the refresh token and retrying later");
+                if valid {
+                    Ok(slot.with(|k| token_reply(&current, k.generation)))
+                } else {
+                    Err(BrokerError::new(
+                        ErrorKind::Transient,
+                        format!("{e}; retrying in {backoff} s"),
+                    ))
+                }
+            }
+            Err(e) => {
+                slot.with(|k| {
+                    k.state = Some(State::Error);
+                    k.error = Some(e.to_string());
+                });
+                self.emit(server, State::Error, Some(e.to_string()));
+                Err(BrokerError::new(ErrorKind::AuthFailed, e.to_string()))
+            }
+        }
+    }
+
+    async fn configured_registration(
+        &self,
+        server: &str,
+        client_id: String,
+    ) -> Result<Registration, BrokerError> {
+        let name = server.to_owned();
+        let secret = self
+            .blocking(move |v| v.client_secret(&name))
+            .await?
+            .map_err(keychain_err)?;
+        Ok(Registration {
+            client_id,
+            client_secret: secret,
+            token_endpoint_auth_method: None,
+        })
+    }
+
+    /// A server rejected a token.
+    pub async fn report_rejected(
+        &self,
+        server: &str,
+        generation: u64,
+        status: u16,
+        challenges: &[String],
+    ) -> Result<Reply, BrokerError> {
+        let slot = self.slot(server);
+        self.settings(server, false)?;
+        let _flight = slot.flight.lock().await;
+        self.ensure_loaded(server, &slot).await?;
+        let refs: Vec<&str> = challenges.iter().map(String::as_str).collect();
+        let ch = challenge::bearer(&refs);
+        if status == 403
+            && ch
+                .as_ref()
+                .is_some_and(BearerChallenge::is_insufficient_scope)
+        {
+            let scopes = ch.and_then(|c| c.scope).unwrap_or_default();
+            let wanted = scopes.join(" ");
+            slot.with(|k| {
+                k.step_up = Some(scopes);
+                k.state = Some(State::StepUpRequired);
+            });
+            let message = format!("{server} asks for scope {wanted}");
+            self.emit(server, State::StepUpRequired, Some(message.clone()));
+            return Err(BrokerError::new(ErrorKind::StepUpRequired, format!("{message}: approve it from the MCP Companion tray menu, or run `mcp-companion login {server}`")));
+        }
+        // Someone already replaced the rejected token: hand out the new one.
+        if let Some(r) = slot.with(|k| {
+            k.tokens
+                .as_ref()
+                .filter(|_| k.generation != generation)
+                .map(|t| token_reply(t, k.generation))
+        }) {
+            return Ok(r);
+        }
+        // The current token was rejected: drop it and refresh.
+        slot.with(|k| {
+            if let Some(t) = k.tokens.as_mut() {
+                t.expiry.expires_at = Some(0);
+            }
+        });
+        self.refresh_locked(server, &slot).await
+    }
+
+    /// Signs in: a person is present (CLI `login`, tray click).
+    pub async fn sign_in(&self, server: &str, headless: bool) -> Result<Reply, BrokerError> {
+        let settings = self.settings(server, headless)?;
+        let configured_client = settings.client_id.is_some();
+        let slot = self.slot(server);
+        let _flight = slot.flight.lock().await;
+        self.ensure_loaded(server, &slot).await?;
+        let url = settings.server_url.clone();
+        let name = server.to_owned();
+        let (discovery, registration) = self
+            .blocking(move |v| v.load_client(&name))
+            .await?
+            .map_err(keychain_err)?;
+        let http = Http::new(Timeline::new())
+            .map_err(|e| BrokerError::new(ErrorKind::AuthFailed, e.to_string()))?;
+        let step_up = slot.with(|k| k.step_up.clone());
+        let (status, challenge) = match &step_up {
+            Some(scopes) => (
+                403,
+                Some(BearerChallenge {
+                    error: Some("insufficient_scope".into()),
+                    scope: Some(scopes.clone()),
+                    ..Default::default()
+                }),
+            ),
+            None => unauthorized_challenge(&url).await,
+        };
+        let mut a = Authorizer::new(settings, http);
+        if let Some(d) = discovery {
+            a = a.with_discovery(d);
+        }
+        if let Some(r) = registration.filter(|_| !configured_client) {
+            a = a.with_registration(r);
+        }
+        if step_up.is_some() {
+            if let Some(t) = slot.with(|k| k.tokens.clone()) {
+                a = a.with_token(t);
+            }
+        }
+        tracing::info!(server, headless, "signing in");
+        let t = match a.on_challenge(status, challenge, None).await {
+            Ok(t) => t.clone(),
+            Err(e) => {
+                let msg = match e.hint() {
+                    Some(h) => format!("{e}. {h}"),
+                    None => e.to_string(),
+                };
+                slot.with(|k| {
+                    k.state = Some(State::Error);
+                    k.error = Some(msg.clone());
+                });
+                self.emit(server, State::Error, Some(msg.clone()));
+                return Err(BrokerError::new(
+                    if e.is_transient() {
+                        ErrorKind::Transient
+                    } else {
+                        ErrorKind::AuthFailed
+                    },
+                    msg,
+                ));
+            }
+        };
+        let (name, saved) = (server.to_owned(), t.clone());
+        let (disc, reg) = (a.discovery().cloned(), a.registration().cloned());
+        self.blocking(move |v| {
+            v.save_tokens(&name, &saved).map_err(|e| e.to_string())?;
+            v.save_client(&name, disc.as_ref(), reg.as_ref(), configured_client)
+        })
+        .await?
+        .map_err(|e| BrokerError::new(ErrorKind::Keychain, e))?;
+        slot.with(|k| {
+            k.tokens = Some(t.clone());
+            k.generation += 1;
+            k.state = Some(State::SignedIn);
+            k.step_up = None;
+            k.error = None;
+            k.backoff = 0;
+            k.retry_at = 0;
+        });
+        self.emit(server, State::SignedIn, None);
+        Ok(Reply::Done {
+            done: format!(
+                "signed in to {server}{}",
+                t.scopes
+                    .as_ref()
+                    .map(|s| format!(" with scope {}", s.join(" ")))
+                    .unwrap_or_default()
+            ),
+        })
+    }
+
+    /// Revokes (RFC 7009, where supported) and forgets the tokens.
+    pub async fn sign_out(&self, server: &str) -> Result<Reply, BrokerError> {
+        let configured = self.settings(server, false)?.client_id;
+        let slot = self.slot(server);
+        let _flight = slot.flight.lock().await;
+        self.ensure_loaded(server, &slot).await?;
+        let tokens = slot.with(|k| k.tokens.clone());
+        let name = server.to_owned();
+        let (discovery, registration) = self
+            .blocking(move |v| v.load_client(&name))
+            .await?
+            .map_err(keychain_err)?;
+        let registration = match configured {
+            Some(id) => Some(self.configured_registration(server, id).await?),
+            None => registration,
+        };
+        let mut revoked = 0;
+        if let (Some(t), Some(d), Some(reg)) = (&tokens, &discovery, &registration) {
+            if let Some(endpoint) = &d.server.revocation_endpoint {
+                let auth = match choose_auth_method(reg, &d.server) {
+                    AuthMethod::None => ClientAuth::None {
+                        client_id: reg.client_id.clone(),
+                    },
+                    AuthMethod::ClientSecretBasic => ClientAuth::Basic {
+                        client_id: reg.client_id.clone(),
+                        secret: reg.client_secret.clone().unwrap_or_else(|| Secret::new("")),
+                    },
+                    AuthMethod::ClientSecretPost => ClientAuth::Post {
+                        client_id: reg.client_id.clone(),
+                        secret: reg.client_secret.clone().unwrap_or_else(|| Secret::new("")),
+                    },
+                };
+                if let Ok(http) = Http::new(Timeline::new()) {
+                    let mut pairs: Vec<(&Secret, &str)> = Vec::new();
+                    if let Some(r) = &t.refresh_token {
+                        pairs.push((r, "refresh_token"));
+                    }
+                    pairs.push((&t.access_token, "access_token"));
+                    for (token, hint) in pairs {
+                        let req = token_request(
+                            &[("token", token.expose()), ("token_type_hint", hint)],
+                            &auth,
+                        );
+                        match http
+                            .post_form(
+                                "revocation",
+                                endpoint,
+                                &req.body,
+                                req.authorization.as_ref(),
+                                64 * 1024,
+                            )
+                            .await
+                        {
+                            Ok(r) if r.status == 200 => revoked += 1,
+                            Ok(r) => {
+                                tracing::warn!(server, status = r.status, "revocation refused")
+                            }
+                            Err(e) => tracing::warn!(server, error = %e, "revocation failed"),
+                        }
+                    }
+                }
+            }
+        }
+        let name = server.to_owned();
+        self.blocking(move |v| v.delete_tokens(&name))
+            .await?
+            .map_err(keychain_err)?;
+        slot.with(|k| {
+            k.tokens = None;
+            k.generation += 1;
+            k.state = Some(State::NeedsSignIn);
+            k.step_up = None;
+            k.error = None;
+        });
+        self.emit(server, State::NeedsSignIn, None);
+        Ok(Reply::Done {
+            done: if revoked > 0 {
+                format!("signed out of {server}; the server revoked the tokens")
+            } else {
+                format!("signed out of {server}; tokens forgotten")
+            },
+        })
+    }
+
+    /// Every configured server's state.
+    pub async fn status(&self) -> Result<Reply, BrokerError> {
+        let loaded = self
+            .inner
+            .opts
+            .config
+            .load()
+            .map_err(|e| BrokerError::new(ErrorKind::Config, e.to_string()))?;
+        let mut servers = Vec::new();
+        for s in &loaded.config.servers {
+            let name = s.name.as_str();
+            let mut st = ServerStatus {
+                name: name.to_owned(),
+                url: s.url.to_string(),
+                auth: s.auth.mode_name().to_owned(),
+                state: State::NotRequired,
+                expires_in: None,
+                scopes: None,
+                issuer: None,
+                error: None,
+            };
+            if matches!(s.auth, AuthConfig::OAuth(_)) {
+                let slot = self.slot(name);
+                if let Err(e) = self.ensure_loaded(name, &slot).await {
+                    st.state = State::Error;
+                    st.error = Some(e.message);
+                } else {
+                    slot.with(|k| {
+                        st.state = match (&k.tokens, k.state) {
+                            (_, Some(State::StepUpRequired)) => State::StepUpRequired,
+                            (None, Some(State::Error)) => State::Error,
+                            (None, _) => State::NeedsSignIn,
+                            (Some(t), _)
+                                if t.expiry.remaining(now()) == Some(0)
+                                    && t.refresh_token.is_none() =>
+                            {
+                                State::NeedsSignIn
+                            }
+                            (Some(t), _)
+                                if t.expiry.needs_refresh(now(), 0)
+                                    && t.refresh_token.is_none() =>
+                            {
+                                State::Expiring
+                            }
+                            (Some(_), _) => State::SignedIn,
+                        };
+                        if let Some(t) = &k.tokens {
+                            st.expires_in = t.expiry.remaining(now());
+                            st.scopes.clone_from(&t.scopes);
+                            st.issuer = Some(t.issuer.clone()).filter(|i| !i.is_empty());
+                        }
+                        st.error.clone_from(&k.error);
+                    });
+                }
+            }
+            servers.push(st);
+        }
+        Ok(Reply::Status { servers })
+    }
+
+    /// Refreshes tokens that are about to expire. Also run after a wake from sleep.
+    async fn refresh_due(&self) {
+        let slots: Vec<(String, Arc<Slot>)> = match self.inner.slots.lock() {
+            Ok(s) => s.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            Err(_) => return,
+        };
+        for (server, slot) in slots {
+            let due = slot.with(|k| {
+                k.tokens
+                    .as_ref()
+                    .is_some_and(|t| t.refresh_token.is_some() && t.expiry.needs_refresh(now(), 0))
+                    && k.retry_at <= now()
+            });
+            if due {
+                let _flight = slot.flight.lock().await;
+                let still_due = slot.with(|k| {
+                    k.tokens
+                        .as_ref()
+                        .is_some_and(|t| t.expiry.needs_refresh(now(), 0))
+                });
+                if still_due {
+                    let _ = self.refresh_locked(&server, &slot).await;
+                }
+            }
+        }
+    }
+
+    /// Serves the socket until the process ends.
+    pub async fn serve(self, bound: Bound) {
+        let refresher = self.clone();
+        let tick = self.inner.opts.tick;
+        tokio::spawn(async move {
+            let (mut wall, mut mono) = (SystemTime::now(), Instant::now());
+            loop {
+                tokio::time::sleep(tick).await;
+                let slept = SystemTime::now().duration_since(wall).unwrap_or_default();
+                if slept > mono.elapsed() + Duration::from_secs(30) {
+                    tracing::info!(
+                        asleep_s = (slept - mono.elapsed()).as_secs(),
+                        "the machine woke up; checking tokens"
+                    );
+                }
+                (wall, mono) = (SystemTime::now(), Instant::now());
+                refresher.refresh_due().await;
+            }
+        });
+        tracing::info!(socket = %bound.socket.display(), host = %self.inner.opts.host, "broker listening");
+        loop {
+            let Ok((stream, _)) = bound.listener.accept().await else {
+                continue;
+            };
+            if !peer_is(&stream, bound.uid) {
+                tracing::warn!("refused a connection from another user");
+                continue;
+            }
+            let me = self.clone();
+            tokio::spawn(async move { me.connection(stream).await });
+        }
+    }
+
+    async fn connection(self, stream: UnixStream) {
+        let (r, mut w) = stream.into_split();
+        let mut lines = BufReader::new(r).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let req: Request = match serde_json::from_str(&line) {
+                Ok(r) => r,
+                Err(e) => {
+                    let resp = Response {
+                        id: 0,
+                        ok: None,
+                        err: Some(BrokerError::new(
+                            ErrorKind::BadRequest,
+                            format!("not a broker request: {e}"),
+                        )),
+                    };
+                    if write(&mut w, &resp).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            if req.v != PROTOCOL_VERSION {
+                let resp = Response { id: req.id, ok: None, err: Some(BrokerError::new(ErrorKind::BadRequest, format!("unsupported_version: this broker speaks protocol {PROTOCOL_VERSION}, the client {}; update MCP Companion", req.v))) };
+                let _ = write(&mut w, &resp).await;
+                continue;
+            }
+            if matches!(req.op, Op::Subscribe) {
+                let mut rx = self.subscribe();
+                let ack = Response {
+                    id: req.id,
+                    ok: Some(Reply::Done {
+                        done: "subscribed".into(),
+                    }),
+                    err: None,
+                };
+                if write(&mut w, &ack).await.is_err() {
+                    return;
+                }
+                while let Ok(ev) = rx.recv().await {
+                    let Ok(mut line) = serde_json::to_vec(&ev) else {
+                        continue;
+                    };
+                    line.push(b'\n');
+                    if w.write_all(&line).await.is_err() {
+                        return;
+                    }
+                }
+                return;
+            }
+            let result = self.handle(req.op).await;
+            let resp = match result {
+                Ok(ok) => Response {
+                    id: req.id,
+                    ok: Some(ok),
+                    err: None,
+                },
+                Err(err) => Response {
+                    id: req.id,
+                    ok: None,
+                    err: Some(err),
+                },
+            };
+            if write(&mut w, &resp).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+async fn write(w: &mut tokio::net::unix::OwnedWriteHalf, resp: &Response) -> std::io::Result<()> {
+    let mut line = serde_json::to_vec(resp).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    w.write_all(&line).await
+}
+
+/// Asks the server without a token, to learn its challenge (where its metadata is, which scope).
+async fn unauthorized_challenge(url: &str) -> (u16, Option<BearerChallenge>) {
+    let Ok(client) = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(15))
+        .build()
+    else {
+        return (401, None);
+    };
+    let body = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"mcp-companion","version":"0"}}}"#;
+    match client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body)
+        .send()
+        .await
+    {
+        Ok(r) if r.status().as_u16() == 401 || r.status().as_u16() == 403 => {
+            let values: Vec<String> = r
+                .headers()
+                .get_all("www-authenticate")
+                .iter()
+                .filter_map(|v| v.to_str().ok().map(str::to_owned))
+                .collect();
+            let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+            (r.status().as_u16(), challenge::bearer(&refs))
+        }
+        _ => (401, None),
+    }
+}

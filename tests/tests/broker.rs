@@ -1,0 +1,494 @@
+//! The credential broker against the real Secret Service (gnome-keyring in the test session)
+//! and a real authorization server with rotating refresh tokens (oidc-provider).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use companion_core::secret::Secret;
+use companion_store::keychain::{OsKeychain, SecretStore};
+use companion_tests::{binary, desktop_available, get_json, peers_available, Peer};
+use serde_json::Value;
+
+fn session_bus() -> bool {
+    desktop_available(
+        "a D-Bus session bus with an unlocked Secret Service",
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+    )
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+/// A private MCP Companion installation: its own home, runtime dir (so its own broker) and
+/// keychain namespace.
+struct Companion {
+    home: tempfile::TempDir,
+    namespace: String,
+    daemon: Option<Child>,
+}
+
+impl Companion {
+    fn new() -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let run = home.path().join("run");
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
+        Self {
+            home,
+            namespace: unique("test"),
+            daemon: None,
+        }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.home.path().join(p)
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(binary("mcp-companion"));
+        c.args(args)
+            .env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.path("config"))
+            .env("XDG_DATA_HOME", self.path("data"))
+            .env("XDG_RUNTIME_DIR", self.path("run"))
+            .env("MCP_COMPANION_KEYCHAIN_NAMESPACE", &self.namespace)
+            .env_remove("DISPLAY")
+            .env_remove("MCP_COMPANION_CONFIG");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "mcp-companion {args:?}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn start_daemon(&mut self, extra: &[&str]) {
+        let mut args = vec!["daemon"];
+        args.extend_from_slice(extra);
+        let log = std::fs::File::create(self.path("daemon.log")).unwrap();
+        let child = self
+            .cmd(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.daemon = Some(child);
+        let sock = self.path("run/mcp-companion/broker.sock");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !sock.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not start: {}",
+                std::fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill_daemon(&mut self) {
+        if let Some(mut d) = self.daemon.take() {
+            let _ = d.kill();
+            let _ = d.wait();
+        }
+    }
+
+    fn keychain(&self) -> SecretStore<OsKeychain> {
+        SecretStore::new(OsKeychain::new(OsKeychain::service_name(Some(
+            &self.namespace,
+        ))))
+    }
+
+    fn tokens(&self, server: &str) -> Value {
+        let blob = self
+            .keychain()
+            .get(&format!("{server}/tokens"))
+            .unwrap()
+            .expect("tokens in the keychain");
+        serde_json::from_str(blob.expose()).unwrap()
+    }
+}
+
+impl Drop for Companion {
+    fn drop(&mut self) {
+        self.kill_daemon();
+        // Any daemon auto-started by a test is found through its runtime dir and stopped.
+        for pid in processes_with_env("XDG_RUNTIME_DIR", &self.path("run").to_string_lossy()) {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    }
+}
+
+/// Processes whose environment has `key=value`.
+fn processes_with_env(key: &str, value: &str) -> Vec<u32> {
+    let needle = format!("{key}={value}");
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Ok(env) = std::fs::read(e.path().join("environ")) {
+            if env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
+                out.push(pid);
+            }
+        }
+    }
+    out
+}
+
+fn jwt_like(len: usize) -> String {
+    let mut s = String::from("eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.");
+    let mut i = 0u32;
+    while s.len() < len {
+        s.push_str(&format!("{:08x}", i.wrapping_mul(2_654_435_761)));
+        i += 1;
+    }
+    s.truncate(len);
+    s
+}
+
+#[test]
+fn keychain_round_trip_of_a_6kb_token_never_touches_plain_files() {
+    if !session_bus() {
+        return;
+    }
+    let store = SecretStore::new(OsKeychain::new(OsKeychain::service_name(Some(&unique(
+        "kc",
+    )))));
+    let token = jwt_like(6 * 1024);
+    store
+        .set("srv/tokens", &Secret::new(token.clone()))
+        .unwrap();
+    assert_eq!(store.get("srv/tokens").unwrap().unwrap().expose(), token);
+    let small = "refresh-abc";
+    store.set("srv/tokens", &Secret::new(small)).unwrap();
+    assert_eq!(store.get("srv/tokens").unwrap().unwrap().expose(), small);
+    store
+        .set("srv/tokens", &Secret::new(token.clone()))
+        .unwrap();
+    store.delete("srv/tokens").unwrap();
+    assert!(store.get("srv/tokens").unwrap().is_none());
+    // gnome-keyring encrypts its files: the token is nowhere in plain text.
+    if let Some(data) = std::env::var_os("XDG_DATA_HOME") {
+        assert_no_secret_in(&PathBuf::from(data), &[&token[40..80]]);
+    }
+}
+
+#[test]
+fn a_locked_keychain_is_a_clear_error_and_nothing_falls_back_to_files() {
+    if !desktop_available(
+        "dbus-run-session and gnome-keyring",
+        Path::new("/usr/bin/gnome-keyring-daemon").exists(),
+    ) {
+        return;
+    }
+    let c = Companion::new();
+    c.ok(&["add", "srv", "https://mcp.example.com/mcp"]);
+    let bin = binary("mcp-companion");
+    let script = format!(
+        "eval \"$(printf pw | gnome-keyring-daemon --unlock --components=secrets)\" && \
+         printf 'v1={{}}' | secret-tool store --label=t service mcp-companion.{ns} username srv/tokens && \
+         /usr/bin/python3 {lock} >/dev/null && \
+         {{ {bin} daemon --keychain-timeout 2 2>{log} </dev/null & D=$!; }} && \
+         for i in $(seq 100); do [ -S {sock} ] && break; sleep 0.05; done; \
+         {bin} status </dev/null; rc=$?; kill $D; exit $rc",
+        ns = c.namespace,
+        lock = concat!(env!("CARGO_MANIFEST_DIR"), "/headless/lock_keyring.py"),
+        bin = bin.display(),
+        log = c.path("daemon.log").display(),
+        sock = c.path("run/mcp-companion/broker.sock").display(),
+    );
+    // A session of its own, so locking cannot disturb the other tests' keychain.
+    let out = c
+        .cmd(&[])
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env_remove("GNOME_KEYRING_CONTROL")
+        .output_with(
+            "timeout",
+            &["60", "dbus-run-session", "--", "bash", "-c", &script],
+        );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("is locked"),
+        "status should name the locked keychain:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Nothing was written to a plain file"),
+        "{stdout}"
+    );
+    assert_no_secret_in(&c.path("config"), &["access_token", "refresh_token"]);
+}
+
+trait OutputWith {
+    fn output_with(&mut self, program: &str, args: &[&str]) -> Output;
+}
+
+impl OutputWith for Command {
+    /// Runs `program args` with this command's environment.
+    fn output_with(&mut self, program: &str, args: &[&str]) -> Output {
+        let envs: Vec<(std::ffi::OsString, Option<std::ffi::OsString>)> = self
+            .get_envs()
+            .map(|(k, v)| (k.to_owned(), v.map(ToOwned::to_owned)))
+            .collect();
+        let mut c = Command::new(program);
+        c.args(args);
+        for (k, v) in envs {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        c.output().unwrap()
+    }
+}
+
+fn assert_no_secret_in(dir: &Path, secrets: &[&str]) {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files);
+    for f in files {
+        let Ok(bytes) = std::fs::read(&f) else {
+            continue;
+        };
+        for s in secrets {
+            assert!(
+                !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
+                "a secret is in {}",
+                f.display()
+            );
+        }
+    }
+}
+
+fn stats(peers: &Peer) -> Value {
+    get_json(peers.ready["stats"]["auth"].as_str().unwrap())
+}
+
+fn refresh_count(s: &Value) -> u64 {
+    s["token_requests"]["by_grant_type"]["refresh_token"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+#[test]
+fn twenty_processes_with_an_expired_token_cause_exactly_one_refresh() {
+    if !session_bus() {
+        return;
+    }
+    let Some(node) = peers_available() else {
+        return;
+    };
+    let peers = Peer::start(
+        &node,
+        "start-pair.mjs",
+        &["--auto-login", "alice", "--access-ttl", "2"],
+    );
+    let mut c = Companion::new();
+    c.ok(&["add", "race", &peers.get("mcp")]);
+    c.start_daemon(&["--tick", "3600"]);
+    c.ok(&["login", "race", "--headless"]);
+    std::thread::sleep(Duration::from_millis(3200)); // the access token is now expired
+
+    let children: Vec<Child> = (0..20)
+        .map(|_| {
+            c.cmd(&["debug-token", "race"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut prints = Vec::new();
+    for ch in children {
+        let out = ch.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        prints.push(v["fingerprint"].as_str().unwrap().to_owned());
+    }
+    prints.dedup();
+    assert_eq!(prints.len(), 1, "all 20 got the same token");
+    let s = stats(&peers);
+    assert_eq!(
+        refresh_count(&s),
+        1,
+        "exactly one refresh grant at the server: {:#}",
+        s["token_requests"]
+    );
+    assert_eq!(
+        s["refresh_token_reuse"],
+        serde_json::json!([]),
+        "no refresh token was replayed"
+    );
+    // The grant is still valid: another refresh succeeds.
+    c.ok(&["debug-token", "race", "--min-ttl", "100000"]);
+    assert_eq!(
+        stats(&peers)["token_requests"]["succeeded_by_grant_type"]["refresh_token"],
+        2
+    );
+}
+
+#[test]
+fn a_broker_killed_mid_refresh_is_replaced_without_a_new_sign_in() {
+    if !session_bus() {
+        return;
+    }
+    let Some(node) = peers_available() else {
+        return;
+    };
+    let peers = Peer::start(
+        &node,
+        "start-pair.mjs",
+        &[
+            "--auto-login",
+            "alice",
+            "--access-ttl",
+            "2",
+            "--token-delay-ms",
+            "1500",
+        ],
+    );
+    let mut c = Companion::new();
+    c.ok(&["add", "crash", &peers.get("mcp")]);
+    c.start_daemon(&["--tick", "3600"]);
+    c.ok(&["login", "crash", "--headless"]);
+    let before = c.tokens("crash");
+    std::thread::sleep(Duration::from_millis(2500));
+    // A bridge asks; the refresh hangs at the server; the broker dies with SIGKILL meanwhile.
+    let asking = c
+        .cmd(&["debug-token", "crash"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    c.kill_daemon();
+    let _ = asking.wait_with_output();
+    // The keychain holds a whole, readable entry (the old one).
+    assert_eq!(c.tokens("crash")["refresh_token"], before["refresh_token"]);
+    // The next broker (started on demand) refreshes with it: no sign-in needed.
+    let out = c.ok(&["debug-token", "crash"]);
+    assert!(out.contains("fingerprint"), "{out}");
+    let s = stats(&peers);
+    assert_eq!(s["token_requests_abandoned"], 1, "{s:#}");
+    assert_eq!(
+        s["token_requests"]["succeeded_by_grant_type"]["refresh_token"],
+        1
+    );
+    assert_eq!(s["refresh_token_reuse"], serde_json::json!([]));
+}
+
+#[test]
+fn no_token_or_secret_reaches_files_logs_arguments_or_environments() {
+    if !session_bus() {
+        return;
+    }
+    let Some(node) = peers_available() else {
+        return;
+    };
+    let peers = Peer::start(
+        &node,
+        "start-pair.mjs",
+        &["--auto-login", "alice", "--access-ttl", "2"],
+    );
+    let mut c = Companion::new();
+    c.ok(&["add", "leak", &peers.get("mcp")]);
+    c.start_daemon(&["--tick", "1"]);
+    c.ok(&["login", "leak", "--headless"]);
+    std::thread::sleep(Duration::from_millis(2500));
+    c.ok(&["debug-token", "leak"]); // after a refresh
+    c.ok(&["status"]);
+    let t = c.tokens("leak");
+    let access = t["access_token"].as_str().unwrap().to_owned();
+    let refresh = t["refresh_token"].as_str().unwrap().to_owned();
+    let secrets = [access.as_str(), refresh.as_str()];
+    assert_no_secret_in(&c.path("config"), &secrets);
+    assert_no_secret_in(&c.path("data"), &secrets);
+    assert_no_secret_in(c.path("daemon.log").parent().unwrap(), &secrets);
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if e.file_name().to_string_lossy().parse::<u32>().is_err() {
+            continue;
+        }
+        for f in ["cmdline", "environ"] {
+            if let Ok(bytes) = std::fs::read(e.path().join(f)) {
+                for s in secrets {
+                    assert!(
+                        !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
+                        "a token is in /proc/{}/{f}",
+                        e.file_name().to_string_lossy()
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn clients_starting_at_once_share_exactly_one_broker() {
+    if !session_bus() {
+        return;
+    }
+    let c = Companion::new();
+    c.ok(&["add", "srv", "https://mcp.example.com/mcp"]);
+    let children: Vec<Child> = (0..8)
+        .map(|_| {
+            c.cmd(&["status", "--json"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for ch in children {
+        let out = ch.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["servers"][0]["state"], "needs_sign_in");
+    }
+    std::thread::sleep(Duration::from_millis(300)); // losers of the start race exit
+    let daemons: Vec<u32> = processes_with_env("XDG_RUNTIME_DIR", &c.path("run").to_string_lossy())
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|cl| cl.split(|b| *b == 0).any(|a| a == b"daemon"))
+        })
+        .collect();
+    assert_eq!(daemons.len(), 1, "exactly one broker: {daemons:?}");
+}
