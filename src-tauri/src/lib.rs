@@ -1,13 +1,29 @@
-//! Wiring of the tray app: plugins, state, tray. No logic lives here: the menu is
-//! `companion_core::tray`, the configuration is read by `companion_store`.
+//! Wiring of the tray app: plugins, state, tray, and the embedded credential broker. No logic
+//! lives here: the menu is `companion_core::tray`, the configuration is read by
+//! `companion_store`, the broker is `companion_broker`.
 
 mod tray;
+
+/// Runs the credential broker inside the app (unless one already serves the user).
+fn start_broker() {
+    match companion_broker::BrokerOptions::for_user("tray") {
+        Ok(opts) => {
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = companion_broker::serve_for_user(opts).await {
+                    eprintln!("mcp-companion-app: the credential broker cannot start: {e}");
+                }
+            });
+        }
+        Err(e) => eprintln!("mcp-companion-app: the credential broker cannot start: {e}"),
+    }
+}
 
 /// Starts the app and runs until the user quits.
 pub fn run() -> tauri::Result<()> {
     let app = tauri::Builder::default()
         .setup(|app| {
             tray::create(app.handle())?;
+            start_broker();
             Ok(())
         })
         .build(tauri::generate_context!())?;

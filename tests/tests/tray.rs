@@ -56,11 +56,15 @@ fn tray_menu_lists_configured_servers_and_quits() {
     )
     .unwrap();
 
+    let run = home.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     let log = home.path().join("app.log");
     let child = Command::new(binary("mcp-companion-app"))
         .env("HOME", home.path())
         .env("XDG_CONFIG_HOME", home.path().join("config"))
         .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("XDG_RUNTIME_DIR", &run)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(std::fs::File::create(home.path().join("app.err")).unwrap())
@@ -85,6 +89,17 @@ fn tray_menu_lists_configured_servers_and_quits() {
         ],
         "menu as published on D-Bus"
     );
+
+    // The app embeds the credential broker: its socket answers.
+    let sock = run.join("mcp-companion/broker.sock");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !sock.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the tray app's broker did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     sni(&["click", &pid, "Quit"]);
     let deadline = Instant::now() + Duration::from_secs(15);

@@ -12,7 +12,7 @@ use companion_core::oauth::authorize::{
 };
 use companion_core::oauth::challenge::BearerChallenge;
 use companion_core::oauth::pkce::{random_token, Pkce};
-use companion_core::oauth::registration::{self, choose_auth_method, AuthMethod, Registration};
+use companion_core::oauth::registration::{self, Registration};
 use companion_core::oauth::scope::{self, ScopeInputs};
 use companion_core::oauth::server_metadata::require_pkce_s256;
 use companion_core::oauth::token::{ClientAuth, Expiry, TokenResponse};
@@ -421,19 +421,7 @@ impl Authorizer {
                     .registration
                     .as_ref()
                     .ok_or_else(|| AuthError::Config("no client registration".to_owned()))?;
-                Ok(match choose_auth_method(reg, &self.discovered()?.server) {
-                    AuthMethod::None => ClientAuth::None {
-                        client_id: reg.client_id.clone(),
-                    },
-                    AuthMethod::ClientSecretBasic => ClientAuth::Basic {
-                        client_id: reg.client_id.clone(),
-                        secret: reg.client_secret.clone().unwrap_or_else(|| Secret::new("")),
-                    },
-                    AuthMethod::ClientSecretPost => ClientAuth::Post {
-                        client_id: reg.client_id.clone(),
-                        secret: reg.client_secret.clone().unwrap_or_else(|| Secret::new("")),
-                    },
-                })
+                Ok(registration::client_auth(reg, &self.discovered()?.server))
             }
         }
     }

@@ -15,8 +15,8 @@ use companion_auth::{
 };
 use companion_core::config::{AuthConfig, ServerConfig};
 use companion_core::oauth::challenge::{self, BearerChallenge};
-use companion_core::oauth::registration::{choose_auth_method, AuthMethod, Registration};
-use companion_core::oauth::token::{token_request, ClientAuth};
+use companion_core::oauth::registration::{client_auth, Registration};
+use companion_core::oauth::token::token_request;
 use companion_core::secret::Secret;
 use companion_store::ConfigStore;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -109,6 +109,44 @@ fn fresh(t: &TokenSet, min_ttl: u64) -> bool {
 
 fn keychain_err(e: companion_store::keychain::KeychainError) -> BrokerError {
     BrokerError::new(ErrorKind::Keychain, e.to_string())
+}
+
+impl BrokerOptions {
+    /// The user's broker: their config file and state file, secrets in the OS keychain under
+    /// this build's namespace (`MCP_COMPANION_KEYCHAIN_NAMESPACE` overrides it, for tests).
+    pub fn for_user(host: &str) -> Result<Self, String> {
+        use companion_store::keychain::{OsKeychain, RawStore};
+        let paths = companion_store::Paths::for_user().map_err(|e| e.to_string())?;
+        let namespace = std::env::var("MCP_COMPANION_KEYCHAIN_NAMESPACE").ok();
+        let keychain = OsKeychain::new(OsKeychain::service_name(namespace.as_deref()));
+        tracing::info!(service = keychain.service(), "using the OS keychain");
+        let raw: Box<dyn RawStore> = Box::new(keychain);
+        Ok(Self {
+            config: ConfigStore::new(&paths),
+            vault: Vault::new(
+                raw,
+                companion_store::state_file::StateStore::at(paths.state_file()),
+            ),
+            host: host.to_owned(),
+            tick: Duration::from_secs(15),
+            keychain_timeout: Duration::from_secs(30),
+        })
+    }
+}
+
+/// Binds the user's endpoint and serves until the process ends. Returns at once, with
+/// `Ok(false)`, when another broker already serves the user.
+pub async fn serve_for_user(opts: BrokerOptions) -> Result<bool, crate::EndpointError> {
+    let bound = match crate::Endpoint::for_user().bind().await {
+        Ok(b) => b,
+        Err(crate::EndpointError::AlreadyRunning(p)) => {
+            tracing::info!(socket = %p.display(), "a broker is already running; leaving it to serve");
+            return Ok(false);
+        }
+        Err(e) => return Err(e),
+    };
+    Broker::new(opts).serve(bound).await;
+    Ok(true)
 }
 
 impl Broker {
@@ -580,19 +618,7 @@ impl Broker {
         let mut revoked = 0;
         if let (Some(t), Some(d), Some(reg)) = (&tokens, &discovery, &registration) {
             if let Some(endpoint) = &d.server.revocation_endpoint {
-                let auth = match choose_auth_method(reg, &d.server) {
-                    AuthMethod::None => ClientAuth::None {
-                        client_id: reg.client_id.clone(),
-                    },
-                    AuthMethod::ClientSecretBasic => ClientAuth::Basic {
-                        client_id: reg.client_id.clone(),
-                        secret: reg.client_secret.clone().unwrap_or_else(|| Secret::new("")),
-                    },
-                    AuthMethod::ClientSecretPost => ClientAuth::Post {
-                        client_id: reg.client_id.clone(),
-                        secret: reg.client_secret.clone().unwrap_or_else(|| Secret::new("")),
-                    },
-                };
+                let auth = client_auth(reg, &d.server);
                 if let Ok(http) = Http::new(Timeline::new()) {
                     let mut pairs: Vec<(&Secret, &str)> = Vec::new();
                     if let Some(r) = &t.refresh_token {

@@ -4,19 +4,15 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use companion_broker::{
-    Broker, BrokerClient, BrokerError, BrokerOptions, Endpoint, EndpointError, ErrorKind, Op,
-    Reply, StartCommand, State,
+    serve_for_user, BrokerClient, BrokerError, BrokerOptions, Endpoint, ErrorKind, Op, Reply,
+    StartCommand, State,
 };
-use companion_store::keychain::{OsKeychain, RawStore};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::Env;
 use crate::args::{DaemonArgs, DebugTokenArgs, LoginArgs, LogoutArgs, StatusArgs};
 use crate::output::Failure;
-
-/// Keychain entries of this run live under this namespace (tests; see companion_store::keychain).
-const NAMESPACE_VAR: &str = "MCP_COMPANION_KEYCHAIN_NAMESPACE";
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_current_thread()
@@ -43,15 +39,27 @@ impl From<BrokerError> for Failure {
     }
 }
 
-/// Connects to the broker, starting `mcp-companion daemon` if none runs.
+/// Connects to the broker, starting one if none runs: the tray app when this is a desktop
+/// session and the app is installed beside this program, otherwise `mcp-companion daemon`.
 pub(crate) async fn client(env: &Env) -> Result<BrokerClient, Failure> {
     let program = std::env::current_exe()
         .map_err(|e| Failure::failed(format!("cannot find this program's path: {e}")))?;
     let log = env.paths.log_dir().join("broker.log");
-    let start = StartCommand {
-        program,
-        args: vec!["daemon".to_owned()],
-        log,
+    let desktop =
+        std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    let tray = program.with_file_name(format!("mcp-companion-app{}", std::env::consts::EXE_SUFFIX));
+    let start = if desktop && tray.exists() {
+        StartCommand {
+            program: tray,
+            args: Vec::new(),
+            log,
+        }
+    } else {
+        StartCommand {
+            program,
+            args: vec!["daemon".to_owned()],
+            log,
+        }
     };
     Ok(BrokerClient::connect_or_start(&Endpoint::for_user(), &start).await?)
 }
@@ -169,35 +177,18 @@ pub(crate) fn debug_token(env: &Env, a: &DebugTokenArgs) -> Result<(), Failure> 
 
 pub(crate) fn daemon(env: &Env, a: &DaemonArgs) -> Result<(), Failure> {
     init_logging();
-    let namespace = std::env::var(NAMESPACE_VAR).ok();
-    let keychain = OsKeychain::new(OsKeychain::service_name(namespace.as_deref()));
-    tracing::info!(service = keychain.service(), "using the OS keychain");
-    let raw: Box<dyn RawStore> = Box::new(keychain);
-    let opts = BrokerOptions {
-        config: env.config.clone(),
-        vault: companion_broker::vault::Vault::new(raw, env.state.clone()),
-        host: "daemon".to_owned(),
-        tick: Duration::from_secs(a.tick.max(1)),
-        keychain_timeout: Duration::from_secs(a.keychain_timeout.max(1)),
-    };
+    let mut opts = BrokerOptions::for_user("daemon").map_err(Failure::failed)?;
+    opts.config = env.config.clone();
+    opts.tick = Duration::from_secs(a.tick.max(1));
+    opts.keychain_timeout = Duration::from_secs(a.keychain_timeout.max(1));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Failure::failed(format!("cannot start the async runtime: {e}")))?;
     rt.block_on(async {
-        let ep = Endpoint::for_user();
-        let bound = match ep.bind().await {
-            Ok(b) => b,
-            Err(EndpointError::AlreadyRunning(p)) => {
-                tracing::info!(socket = %p.display(), "a broker is already running; leaving it to serve");
-                return Ok(());
-            }
-            Err(e) => return Err(Failure::failed(e.to_string())),
-        };
-        let broker = Broker::new(opts);
         tokio::select! {
-            () = broker.serve(bound) => Ok(()),
+            r = serve_for_user(opts) => r.map(|_| ()).map_err(|e| Failure::failed(e.to_string())),
             _ = tokio::signal::ctrl_c() => {
                 tracing::info!("interrupted; stopping");
                 Ok(())

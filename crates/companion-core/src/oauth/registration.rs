@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 use super::server_metadata::ServerMetadata;
+use super::token::ClientAuth;
 use crate::secret::Secret;
 
 /// Our client's name on consent screens.
@@ -142,6 +143,23 @@ pub fn choose_auth_method(reg: &Registration, server: &ServerMetadata) -> AuthMe
         AuthMethod::ClientSecretPost
     } else {
         AuthMethod::None
+    }
+}
+
+/// The token endpoint authentication for a registration at a server.
+pub fn client_auth(reg: &Registration, server: &ServerMetadata) -> ClientAuth {
+    let client_id = reg.client_id.clone();
+    let secret = || reg.client_secret.clone().unwrap_or_else(|| Secret::new(""));
+    match choose_auth_method(reg, server) {
+        AuthMethod::None => ClientAuth::None { client_id },
+        AuthMethod::ClientSecretBasic => ClientAuth::Basic {
+            client_id,
+            secret: secret(),
+        },
+        AuthMethod::ClientSecretPost => ClientAuth::Post {
+            client_id,
+            secret: secret(),
+        },
     }
 }
 
