@@ -79,8 +79,11 @@ ensure_node22() {
 build_ui() {
   cd "$ROOT/ui"
   if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    note "npm ci (ui/)"
-    npm ci --no-audit --no-fund --loglevel=error >/dev/null
+    # `npm install --no-save` rather than `npm ci`: it follows the lock too, and also copes
+    # with lockfiles written under `omit-lockfile-registry-resolved`, which leave out other
+    # platforms' optional packages (rollup's native binaries) that `npm ci` then demands.
+    note "npm install (ui/, as locked)"
+    npm install --no-save --no-audit --no-fund --loglevel=error >/dev/null
   fi
   note "type-check and build ui/ -> ui/dist"
   npm run --silent build >/dev/null
@@ -102,9 +105,10 @@ ensure_test_peers() {
   local peers=$CACHE/peers
   mkdir -p "$peers"
   if ! cmp -s "$ROOT/tests/peers/package-lock.json" "$peers/package-lock.json" || [ ! -d "$peers/node_modules" ]; then
-    note "npm ci for the test peers (oidc-provider, @modelcontextprotocol/sdk)"
+    note "installing the test peers as locked (oidc-provider, @modelcontextprotocol/sdk)"
     cp "$ROOT/tests/peers/package.json" "$ROOT/tests/peers/package-lock.json" "$peers/"
-    (cd "$peers" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    rm -rf "$peers/node_modules"
+    (cd "$peers" && npm install --no-save --no-audit --no-fund --loglevel=error >/dev/null)
   fi
   if [ ! -e "$ROOT/tests/peers/node_modules" ] || [ -L "$ROOT/tests/peers/node_modules" ]; then
     ln -sfn "$peers/node_modules" "$ROOT/tests/peers/node_modules"
