@@ -21,9 +21,11 @@ fn start_broker() {
 /// Starts the app and runs until the user quits.
 pub fn run() -> tauri::Result<()> {
     let app = tauri::Builder::default()
+        // First plugin: a second launch hands over to the running app and exits.
+        .plugin(tauri_plugin_single_instance::init(|_app, _argv, _cwd| {}))
         .setup(|app| {
-            tray::create(app.handle())?;
             start_broker();
+            tray::create(app.handle())?;
             Ok(())
         })
         .build(tauri::generate_context!())?;

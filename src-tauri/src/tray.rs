@@ -1,62 +1,159 @@
-//! Renders `companion_core::tray::menu` and routes clicks back to it.
+//! Renders `companion_core::tray` and routes clicks to the broker. The menu follows the
+//! broker's status events; every decision (labels, actions, icon) is made in the core.
 
-use companion_core::tray::{self, MenuEntry, TrayAction};
-use companion_store::{ConfigStore, Paths};
+use std::time::Duration;
+
+use companion_broker::{BrokerClient, Endpoint, Op, Reply};
+use companion_core::tray::{self, IconState, MenuEntry, ServerLine, TrayAction};
 use tauri::image::Image;
-use tauri::menu::{IsMenuItem, Menu, MenuItem, PredefinedMenuItem};
+use tauri::menu::{IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Wry};
 
 const TRAY_ID: &str = "main";
 
-/// Builds the tray icon and its menu from the user's configuration.
+fn icon(state: IconState) -> &'static [u8] {
+    match state {
+        IconState::Ok => include_bytes!("../../icons/tray-ok.png"),
+        IconState::Attention => include_bytes!("../../icons/tray-attention.png"),
+        IconState::Error => include_bytes!("../../icons/tray-error.png"),
+    }
+}
+
+/// Builds the tray icon, then keeps its menu in step with the broker.
 pub(crate) fn create(app: &AppHandle) -> tauri::Result<()> {
-    let menu = build_menu(app, &load_menu())?;
+    // Until the broker answers (milliseconds), show the configured names as "Checking…".
+    let names: Vec<ServerLine> = companion_store::Paths::for_user()
+        .ok()
+        .and_then(|p| companion_store::ConfigStore::new(&p).load().ok())
+        .map(|l| {
+            l.config
+                .names()
+                .map(|n| ServerLine {
+                    name: n.to_owned(),
+                    health: tray::Health::Unknown,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let menu = build_menu(app, &tray::menu(Ok(&names)))?;
     TrayIconBuilder::with_id(TRAY_ID)
-        .icon(Image::from_bytes(include_bytes!(
-            "../../icons/tray-ok.png"
-        ))?)
+        .icon(Image::from_bytes(icon(IconState::Ok))?)
         .tooltip("MCP Companion")
         .menu(&menu)
         .show_menu_on_left_click(true)
         .on_menu_event(|app, event| on_click(app, event.id().as_ref()))
         .build(app)?;
+    let handle = app.clone();
+    tauri::async_runtime::spawn(async move { follow_broker(handle).await });
     Ok(())
 }
 
-fn load_menu() -> Vec<MenuEntry> {
-    let loaded = Paths::for_user()
-        .map_err(|e| e.to_string())
-        .and_then(|p| ConfigStore::new(&p).load().map_err(|e| e.to_string()));
-    match loaded {
-        Ok(l) => tray::menu(Ok(&l.config)),
-        Err(e) => tray::menu(Err(&e)),
+/// Shows the broker's view now and after every event; reconnects if the broker goes away.
+async fn follow_broker(app: AppHandle) {
+    loop {
+        let (Ok(mut calls), Ok(mut events)) = (
+            BrokerClient::connect(&Endpoint::for_user()).await,
+            BrokerClient::connect(&Endpoint::for_user()).await,
+        ) else {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            continue;
+        };
+        if events.subscribe().await.is_err() {
+            continue;
+        }
+        loop {
+            match calls.call(Op::Status).await {
+                Ok(Reply::Status { servers }) => {
+                    let lines: Vec<ServerLine> = servers
+                        .iter()
+                        .map(companion_broker::ServerStatus::tray_line)
+                        .collect();
+                    show(&app, Ok(lines));
+                }
+                Ok(_) => {}
+                Err(e) if e.kind == companion_broker::ErrorKind::Config => {
+                    show(&app, Err(e.message))
+                }
+                Err(_) => break,
+            }
+            // Wake on an event, or every 30 s so expiry countdowns stay current.
+            match tokio::time::timeout(Duration::from_secs(30), events.next_event()).await {
+                Ok(Some(_)) | Err(_) => {}
+                Ok(None) => break,
+            }
+        }
     }
 }
 
-fn build_menu(app: &AppHandle, entries: &[MenuEntry]) -> tauri::Result<Menu<Wry>> {
-    let mut items: Vec<Box<dyn IsMenuItem<Wry>>> = Vec::with_capacity(entries.len());
+fn show(app: &AppHandle, lines: Result<Vec<ServerLine>, String>) {
+    let handle = app.clone();
+    let _ = app.run_on_main_thread(move || {
+        let entries = match &lines {
+            Ok(l) => tray::menu(Ok(l)),
+            Err(e) => tray::menu(Err(e)),
+        };
+        let Some(t) = handle.tray_by_id(TRAY_ID) else {
+            return;
+        };
+        if let Ok(menu) = build_menu(&handle, &entries) {
+            let _ = t.set_menu(Some(menu));
+        }
+        let l = lines.as_deref().unwrap_or(&[]);
+        if let Ok(img) = Image::from_bytes(icon(tray::icon(l))) {
+            let _ = t.set_icon(Some(img));
+        }
+        let _ = t.set_tooltip(Some(tray::tooltip(l)));
+    });
+}
+
+fn items(app: &AppHandle, entries: &[MenuEntry]) -> tauri::Result<Vec<Box<dyn IsMenuItem<Wry>>>> {
+    let mut out: Vec<Box<dyn IsMenuItem<Wry>>> = Vec::with_capacity(entries.len());
     for e in entries {
         match e {
-            MenuEntry::Item { id, label, enabled } => {
-                items.push(Box::new(MenuItem::with_id(
-                    app,
-                    id,
-                    label,
-                    *enabled,
-                    None::<&str>,
-                )?));
+            MenuEntry::Item { id, label, enabled } => out.push(Box::new(MenuItem::with_id(
+                app,
+                id,
+                label,
+                *enabled,
+                None::<&str>,
+            )?)),
+            MenuEntry::Separator => out.push(Box::new(PredefinedMenuItem::separator(app)?)),
+            MenuEntry::Submenu {
+                label,
+                items: children,
+            } => {
+                let kids = items(app, children)?;
+                let refs: Vec<&dyn IsMenuItem<Wry>> = kids.iter().map(AsRef::as_ref).collect();
+                out.push(Box::new(Submenu::with_items(app, label, true, &refs)?));
             }
-            MenuEntry::Separator => items.push(Box::new(PredefinedMenuItem::separator(app)?)),
         }
     }
-    let refs: Vec<&dyn IsMenuItem<Wry>> = items.iter().map(AsRef::as_ref).collect();
+    Ok(out)
+}
+
+fn build_menu(app: &AppHandle, entries: &[MenuEntry]) -> tauri::Result<Menu<Wry>> {
+    let all = items(app, entries)?;
+    let refs: Vec<&dyn IsMenuItem<Wry>> = all.iter().map(AsRef::as_ref).collect();
     Menu::with_items(app, &refs)
 }
 
 fn on_click(app: &AppHandle, id: &str) {
-    match TrayAction::from_id(id) {
-        Some(TrayAction::Quit) => app.exit(0),
-        Some(TrayAction::Server(_)) | None => {}
-    }
+    let op = match TrayAction::from_id(id) {
+        Some(TrayAction::Quit) => return app.exit(0),
+        Some(TrayAction::SignIn(server)) => Op::SignIn {
+            server,
+            headless: false,
+        },
+        Some(TrayAction::SignOut(server)) => Op::SignOut { server },
+        None => return,
+    };
+    // The person clicked: only now may a browser open.
+    tauri::async_runtime::spawn(async move {
+        if let Ok(mut c) = BrokerClient::connect(&Endpoint::for_user()).await {
+            if let Err(e) = c.call(op).await {
+                eprintln!("mcp-companion-app: {e}");
+            }
+        }
+    });
 }

@@ -24,9 +24,10 @@ ITEM_ROOTS = ("/org/ayatana/NotificationItem", "/StatusNotifierItem")
 def find_item(bus, pid):
     daemon = dbus.Interface(bus.get_object("org.freedesktop.DBus", "/org/freedesktop/DBus"),
                             "org.freedesktop.DBus")
-    for name in daemon.ListNames():
-        if not name.startswith(":"):
-            continue
+    # The GTK connection that serves the item registers first; try connections in order.
+    names = sorted((n for n in daemon.ListNames() if n.startswith(":")),
+                   key=lambda n: [int(p) for p in n[1:].split(".") if p.isdigit()])
+    for name in names:
         try:
             if int(daemon.GetConnectionUnixProcessID(name)) != pid:
                 continue
@@ -35,8 +36,8 @@ def find_item(bus, pid):
         for root in ITEM_ROOTS:
             for path in item_paths(bus, name, root):
                 try:
-                    props = dbus.Interface(bus.get_object(name, path), dbus.PROPERTIES_IFACE)
-                    menu = props.Get("org.kde.StatusNotifierItem", "Menu")
+                    props = dbus.Interface(bus.get_object(name, path, introspect=False), dbus.PROPERTIES_IFACE)
+                    menu = props.Get("org.kde.StatusNotifierItem", "Menu", timeout=0.5)
                     return name, str(menu)
                 except dbus.DBusException:
                     continue
@@ -45,8 +46,10 @@ def find_item(bus, pid):
 
 def item_paths(bus, name, root):
     try:
-        xml = dbus.Interface(bus.get_object(name, root),
-                             "org.freedesktop.DBus.Introspectable").Introspect()
+        # Short timeout: a process has several connections (zbus ones for the keychain and
+        # single-instance); those do not serve objects and may never answer.
+        xml = dbus.Interface(bus.get_object(name, root, introspect=False),
+                             "org.freedesktop.DBus.Introspectable").Introspect(timeout=0.5)
     except dbus.DBusException:
         return []
     nodes = [n.get("name") for n in ET.fromstring(xml).findall("node")]
@@ -54,7 +57,7 @@ def item_paths(bus, name, root):
 
 
 def entries(bus, service, menu_path):
-    menu = dbus.Interface(bus.get_object(service, menu_path), "com.canonical.dbusmenu")
+    menu = dbus.Interface(bus.get_object(service, menu_path, introspect=False), "com.canonical.dbusmenu")
     _revision, layout = menu.GetLayout(0, -1, dbus.Array([], signature="s"))
     out = []
 

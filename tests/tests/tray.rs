@@ -1,25 +1,15 @@
-//! The tray app starts, publishes its menu on the session bus with the configured servers,
-//! and quits from the menu.
+//! The tray app: it starts, publishes its menu on the session bus, follows its embedded
+//! broker's state (the status line changes after a sign-in), acts on clicks, and quits.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use companion_tests::{binary, desktop_available};
+use companion_tests::{binary, desktop_available, peers_available, Peer};
 use serde_json::Value;
 
 const SNI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/headless/sni.py");
 const PYTHON: &str = "/usr/bin/python3";
-
-/// Kills the app if a test fails before it quits.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn sni(args: &[&str]) -> Value {
     let out = Command::new(PYTHON).arg(SNI).args(args).output().unwrap();
@@ -41,77 +31,189 @@ fn desktop() -> bool {
     ) && desktop_available("python3-dbus", Path::new(PYTHON).exists())
 }
 
-#[test]
-fn tray_menu_lists_configured_servers_and_quits() {
-    if !desktop() {
-        return;
+/// A tray app in a private home (its own config, runtime dir, broker and keychain namespace).
+struct App {
+    home: tempfile::TempDir,
+    namespace: String,
+    child: Option<Child>,
+}
+
+impl App {
+    fn new(config: &str) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let cfg = home.path().join("config/mcp-companion");
+        std::fs::create_dir_all(&cfg).unwrap();
+        std::fs::write(cfg.join("config.toml"), config).unwrap();
+        let run = home.path().join("run");
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
+        let namespace = format!(
+            "tray-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos()
+        );
+        Self {
+            home,
+            namespace,
+            child: None,
+        }
     }
-    let home = tempfile::tempdir().unwrap();
-    let config_dir = home.path().join("config/mcp-companion");
-    std::fs::create_dir_all(&config_dir).unwrap();
-    std::fs::write(
-        config_dir.join("config.toml"),
-        "version = 1\n\n[servers.e2e-server]\nurl = \"https://e2e.example.com/mcp\"\n\n\
-         [servers.local]\nurl = \"http://127.0.0.1:9/mcp\"\nauth.mode = \"none\"\n",
-    )
-    .unwrap();
 
-    let run = home.path().join("run");
-    std::fs::create_dir_all(&run).unwrap();
-    std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    let log = home.path().join("app.log");
-    let child = Command::new(binary("mcp-companion-app"))
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("XDG_DATA_HOME", home.path().join("data"))
-        .env("XDG_RUNTIME_DIR", &run)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(std::fs::File::create(home.path().join("app.err")).unwrap())
-        .spawn()
-        .unwrap();
-    let mut app = Guard(child);
-    let pid = app.0.id().to_string();
+    fn env(&self, c: &mut Command) {
+        c.env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
+            .env("XDG_DATA_HOME", self.home.path().join("data"))
+            .env("XDG_RUNTIME_DIR", self.home.path().join("run"))
+            .env("MCP_COMPANION_KEYCHAIN_NAMESPACE", &self.namespace);
+    }
 
-    let menu = sni(&["menu", &pid]);
-    let labels: Vec<&str> = menu["labels"]
+    fn start(&mut self) -> String {
+        let mut c = Command::new(binary("mcp-companion-app"));
+        self.env(&mut c);
+        let child = c
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(self.home.path().join("app.log")).unwrap())
+            .stderr(std::fs::File::create(self.home.path().join("app.err")).unwrap())
+            .spawn()
+            .unwrap();
+        let pid = child.id().to_string();
+        self.child = Some(child);
+        pid
+    }
+
+    fn cli(&self, args: &[&str]) {
+        let mut c = Command::new(binary("mcp-companion"));
+        self.env(&mut c);
+        let out = c.args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "mcp-companion {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.home.path().join("run/mcp-companion/broker.sock")
+    }
+
+    fn wait_exit(&mut self) {
+        let child = self.child.as_mut().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(status.success(), "the app exited with {status}");
+                self.child = None;
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Quit did not end the app within 15 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn labels(pid: &str) -> Vec<String> {
+    sni(&["menu", pid])["labels"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|l| l.as_str().unwrap())
-        .collect();
+        .map(|l| l.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Polls the published menu until `pred` holds (the menu follows broker events).
+fn wait_menu(pid: &str, what: &str, pred: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let l = labels(pid);
+        if pred(&l) {
+            return l;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the menu never showed {what}: {l:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn tray_menu_lists_servers_with_their_state_and_quits() {
+    if !desktop() {
+        return;
+    }
+    let mut app = App::new("version = 1\n\n[servers.e2e-server]\nurl = \"https://e2e.example.com/mcp\"\n\n[servers.local]\nurl = \"http://127.0.0.1:9/mcp\"\nauth.mode = \"none\"\n");
+    let pid = app.start();
+    let menu = wait_menu(&pid, "the broker's states", |l| {
+        l.iter().any(|x| x == "Needs sign-in")
+    });
     assert_eq!(
-        labels,
+        menu,
         [
-            "e2e-server — https://e2e.example.com/mcp",
-            "local — http://127.0.0.1:9/mcp",
+            "e2e-server ⚠",
+            "Needs sign-in",
+            "Sign in",
+            "local",
+            "No sign-in needed",
             "Quit"
         ],
         "menu as published on D-Bus"
     );
-
-    // The app embeds the credential broker: its socket answers.
-    let sock = run.join("mcp-companion/broker.sock");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !sock.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the tray app's broker did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-
+    assert!(
+        app.socket().exists(),
+        "the app embeds the credential broker"
+    );
     sni(&["click", &pid, "Quit"]);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(status) = app.0.try_wait().unwrap() {
-            assert!(status.success(), "the app exited with {status}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "Quit did not end the app within 15 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
+    app.wait_exit();
+}
+
+#[test]
+fn the_status_line_follows_sign_in_and_sign_out() {
+    if !desktop() {
+        return;
     }
+    let Some(node) = peers_available() else {
+        return;
+    };
+    let peers = Peer::start(&node, "start-pair.mjs", &["--auto-login", "alice"]);
+    let mut app = App::new(&format!(
+        "version = 1\n\n[servers.work]\nurl = \"{}\"\n",
+        peers.get("mcp")
+    ));
+    let pid = app.start();
+    wait_menu(&pid, "Needs sign-in", |l| {
+        l.iter().any(|x| x == "Needs sign-in")
+    });
+    // Sign in through the CLI: it finds the tray's broker, which emits an event.
+    app.cli(&["login", "work", "--headless"]);
+    let menu = wait_menu(&pid, "Signed in", |l| {
+        l.iter().any(|x| x.starts_with("Signed in · expires in"))
+    });
+    assert_eq!(menu[0], "work", "the attention mark is gone: {menu:?}");
+    assert!(
+        menu.iter().any(|x| x == "Re-authenticate") && menu.iter().any(|x| x == "Sign out"),
+        "{menu:?}"
+    );
+    // Sign out from the menu, clicked over D-Bus.
+    sni(&["click", &pid, "Sign out"]);
+    wait_menu(&pid, "Needs sign-in after sign-out", |l| {
+        l.iter().any(|x| x == "Needs sign-in")
+    });
+    sni(&["click", &pid, "Quit"]);
+    app.wait_exit();
 }

@@ -179,6 +179,33 @@ pub struct ServerStatus {
     pub error: Option<String>,
 }
 
+impl ServerStatus {
+    /// The tray's view of this status.
+    pub fn tray_line(&self) -> companion_core::tray::ServerLine {
+        use companion_core::tray::Health;
+        let health = match self.state {
+            State::SignedIn => Health::SignedIn {
+                expires_in: self.expires_in,
+            },
+            State::Expiring => Health::Expiring {
+                expires_in: self.expires_in.unwrap_or(0),
+            },
+            State::NeedsSignIn => Health::NeedsSignIn,
+            State::StepUpRequired => Health::StepUp,
+            State::Error => Health::Error(
+                self.error
+                    .clone()
+                    .unwrap_or_else(|| "unknown error".to_owned()),
+            ),
+            State::NotRequired => Health::NotRequired,
+        };
+        companion_core::tray::ServerLine {
+            name: self.name.clone(),
+            health,
+        }
+    }
+}
+
 /// Server states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
