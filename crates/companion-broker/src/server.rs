@@ -513,7 +513,17 @@ impl Broker {
         let settings = self.settings(server, headless)?;
         let configured_client = settings.client_id.is_some();
         let slot = self.slot(server);
+        let before = slot.with(|k| k.generation);
         let _flight = slot.flight.lock().await;
+        // Several sign-in requests at once (two clicks, a click and a `login`) open one browser
+        // tab: whoever waited for the first one gets its result.
+        if slot.with(|k| {
+            k.generation != before && k.state == Some(State::SignedIn) && k.tokens.is_some()
+        }) {
+            return Ok(Reply::Done {
+                done: format!("signed in to {server}"),
+            });
+        }
         self.ensure_loaded(server, &slot).await?;
         let url = settings.server_url.clone();
         let name = server.to_owned();
@@ -731,6 +741,14 @@ impl Broker {
         Ok(Reply::Status { servers })
     }
 
+    fn clear_backoff(&self) {
+        if let Ok(slots) = self.inner.slots.lock() {
+            for slot in slots.values() {
+                slot.with(|k| k.retry_at = 0);
+            }
+        }
+    }
+
     /// Refreshes tokens that are about to expire. Also run after a wake from sleep.
     async fn refresh_due(&self) {
         let slots: Vec<(String, Arc<Slot>)> = match self.inner.slots.lock() {
@@ -764,14 +782,26 @@ impl Broker {
         let tick = self.inner.opts.tick;
         tokio::spawn(async move {
             let (mut wall, mut mono) = (SystemTime::now(), Instant::now());
+            let mut route = local_route();
             loop {
                 tokio::time::sleep(tick).await;
                 let slept = SystemTime::now().duration_since(wall).unwrap_or_default();
-                if slept > mono.elapsed() + Duration::from_secs(30) {
+                let woke = slept > mono.elapsed() + Duration::from_secs(30);
+                if woke {
                     tracing::info!(
                         asleep_s = (slept - mono.elapsed()).as_secs(),
                         "the machine woke up; checking tokens"
                     );
+                }
+                let now_route = local_route();
+                let moved = now_route != route;
+                if moved {
+                    tracing::info!("the network changed; checking tokens");
+                    route = now_route;
+                }
+                if woke || moved {
+                    // Earlier failures were likely the network: retry now, not after the backoff.
+                    refresher.clear_backoff();
                 }
                 (wall, mono) = (SystemTime::now(), Instant::now());
                 refresher.refresh_due().await;
@@ -864,6 +894,15 @@ async fn write(w: &mut tokio::net::unix::OwnedWriteHalf, resp: &Response) -> std
     let mut line = serde_json::to_vec(resp).map_err(std::io::Error::other)?;
     line.push(b'\n');
     w.write_all(&line).await
+}
+
+/// The local address the default route would use: it changes when the machine joins another
+/// network (Wi-Fi to Ethernet, VPN up or down). No packet is sent: connecting a UDP socket only
+/// picks a route.
+fn local_route() -> Option<std::net::IpAddr> {
+    let s = std::net::UdpSocket::bind(("0.0.0.0", 0)).ok()?;
+    s.connect(("192.0.2.1", 9)).ok()?;
+    s.local_addr().ok().map(|a| a.ip())
 }
 
 /// Asks the server without a token, to learn its challenge (where its metadata is, which scope).
