@@ -22,7 +22,11 @@ pub(crate) struct Env {
 impl Env {
     fn new(config_override: Option<PathBuf>) -> Result<Self, Failure> {
         let paths = Paths::for_user().map_err(|e| Failure::failed(e.to_string()))?;
-        let config = config_override.map_or_else(|| ConfigStore::new(&paths), ConfigStore::at);
+        // An explicit --config still gets the organization's managed configuration and policy.
+        let config = config_override.map_or_else(
+            || ConfigStore::new(&paths),
+            |p| ConfigStore::at(p).with_managed(Some(paths.managed_config_file())),
+        );
         let state = companion_store::state_file::StateStore::at(paths.state_file());
         Ok(Self {
             paths,

@@ -43,7 +43,7 @@ impl From<StoreError> for Failure {
         let code = match &e {
             _ if e.is_config_error() => EXIT_USAGE,
             // `add` of a name that exists, `remove` of one that does not: usage errors.
-            StoreError::Edit(_) => EXIT_USAGE,
+            StoreError::Edit(_) | StoreError::Managed(_) => EXIT_USAGE,
             _ => EXIT_FAILURE,
         };
         let f = Self {

@@ -9,12 +9,15 @@ use serde_json::Value;
 
 struct Home {
     dir: tempfile::TempDir,
+    /// The managed configuration file, when a test sets one.
+    managed: std::cell::RefCell<Option<PathBuf>>,
 }
 
 impl Home {
     fn new() -> Self {
         Self {
             dir: tempfile::tempdir().unwrap(),
+            managed: std::cell::RefCell::new(None),
         }
     }
 
@@ -31,6 +34,13 @@ impl Home {
             .env("HOME", d)
             .env("XDG_CONFIG_HOME", d.join("xdg-config"))
             .env("XDG_DATA_HOME", d.join("xdg-data"))
+            .env(
+                "MCP_COMPANION_MANAGED_CONFIG",
+                self.managed
+                    .borrow()
+                    .clone()
+                    .unwrap_or_else(|| d.join("no-managed.toml")),
+            )
             .output()
             .unwrap()
     }
@@ -275,4 +285,67 @@ fn config_flag_points_elsewhere() {
     assert!(!Path::new(&h.config_file()).exists());
     let (out, _) = h.expect(0, &["list", "--config", other_s]);
     assert!(out.contains("https://a.io"), "{out}");
+}
+
+#[test]
+fn managed_configuration_is_merged_locked_and_enforced() {
+    let h = Home::new();
+    let managed = h.dir.path().join("managed.toml");
+    fs::write(
+        &managed,
+        "version = 1\n\n[policy]\nallowed_server_urls = [\"https://*.corp.example.com/*\"]\n\n\
+         [servers.wiki]\nurl = \"https://wiki.corp.example.com/mcp\"\nauth = { mode = \"oauth\", client_id = \"desktop\" }\n",
+    )
+    .unwrap();
+    // A server the user added before the policy arrived.
+    let path = h.config_file();
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(
+        &path,
+        "version = 1\n[servers.rogue]\nurl = \"https://rogue.example.net/mcp\"\n",
+    )
+    .unwrap();
+    *h.managed.borrow_mut() = Some(managed.clone());
+
+    let (out, err) = h.expect(0, &["list"]);
+    assert!(out.contains("wiki (managed)"), "{out}");
+    assert!(!out.contains("rogue"), "{out}");
+    assert!(err.contains("warning: server rogue (https://rogue.example.net/mcp) is ignored: your organization's policy allows only https://*.corp.example.com/*"), "{err}");
+
+    let (out, _) = h.expect(0, &["show", "wiki", "--json"]);
+    let v = json(&out);
+    assert_eq!(v["managed"], true);
+    assert_eq!(v["auth"]["client_id"], "desktop");
+    let (out, _) = h.expect(0, &["show", "wiki"]);
+    assert!(
+        out.contains("managed by:") && out.contains("read-only"),
+        "{out}"
+    );
+
+    let (_, err) = h.expect(2, &["remove", "wiki"]);
+    assert!(
+        err.contains("managed by your organization; ask your administrator"),
+        "{err}"
+    );
+    let (_, err) = h.expect(2, &["add", "other", "https://other.example.org/mcp"]);
+    assert!(
+        err.contains("policy does not allow https://other.example.org/mcp"),
+        "{err}"
+    );
+    let (_, err) = h.expect(2, &["add", "wiki", "https://x.corp.example.com/mcp"]);
+    assert!(err.contains("is managed by your organization"), "{err}");
+    h.expect(0, &["add", "tools", "https://tools.corp.example.com/mcp"]);
+    let (out, _) = h.expect(0, &["list", "--json"]);
+    let names: Vec<String> = json(&out)["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["wiki", "tools"]);
+
+    // A broken managed file is an error that names it, and nothing is changed.
+    fs::write(&managed, "[policy\n").unwrap();
+    let (_, err) = h.expect(2, &["list"]);
+    assert!(err.contains(&format!("{}:1:", managed.display())), "{err}");
 }

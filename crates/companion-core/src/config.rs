@@ -33,6 +33,7 @@ use crate::name::ServerName;
 use crate::server_url::ServerUrl;
 
 pub mod edit;
+pub mod managed;
 mod raw;
 mod validate;
 
@@ -45,8 +46,11 @@ pub const CONFIG_VERSION: i64 = 1;
 /// A validated configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Config {
-    /// Servers in the order the file lists them.
+    /// Servers in the order the file lists them (managed ones first, once merged).
     pub servers: Vec<ServerConfig>,
+    /// Names of the servers the organization manages (locked), once merged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub managed: Vec<String>,
 }
 
 impl Config {
@@ -58,6 +62,11 @@ impl Config {
     /// The server called `name`.
     pub fn get(&self, name: &str) -> Option<&ServerConfig> {
         self.servers.iter().find(|s| s.name.as_str() == name)
+    }
+
+    /// Whether the server called `name` is managed by the organization.
+    pub fn is_managed(&self, name: &str) -> bool {
+        self.managed.iter().any(|m| m == name)
     }
 
     /// Every server name, in file order.

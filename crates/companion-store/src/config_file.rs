@@ -5,7 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use companion_core::config::edit::{self, EditError};
-use companion_core::config::{Config, ConfigError, ServerConfig};
+use companion_core::config::{managed, Config, ConfigError, ServerConfig};
 use companion_core::name::ServerName;
 
 use crate::atomic::write_atomic;
@@ -35,6 +35,9 @@ pub enum StoreError {
     /// The requested change does not apply.
     #[error("{0}")]
     Edit(EditError),
+    /// The organization's managed configuration does not allow this.
+    #[error("{0}")]
+    Managed(String),
     /// Another program kept changing the file while we tried to.
     #[error(
         "{} kept changing while we tried to update it (another program is writing it); \
@@ -52,6 +55,11 @@ impl StoreError {
     pub fn is_config_error(&self) -> bool {
         matches!(self, Self::Config(_) | Self::Edit(EditError::Invalid(_)))
     }
+
+    /// Whether the request conflicts with the managed configuration (exit code 2 too).
+    pub fn is_managed_refusal(&self) -> bool {
+        matches!(self, Self::Managed(_))
+    }
 }
 
 /// A config file as read.
@@ -63,25 +71,58 @@ pub struct Loaded {
     pub text: String,
     /// Where it came from.
     pub path: PathBuf,
+    /// The managed file, when one was merged in.
+    pub managed_path: Option<PathBuf>,
+    /// User servers set aside by the managed configuration, in words.
+    pub warnings: Vec<String>,
 }
 
 /// The user's config file.
 #[derive(Debug, Clone)]
 pub struct ConfigStore {
     path: PathBuf,
+    managed: Option<PathBuf>,
 }
 
 impl ConfigStore {
-    /// The config file under `paths`.
+    /// The config file under `paths`, with the organization's managed file merged in.
     pub fn new(paths: &Paths) -> Self {
         Self {
             path: paths.config_file(),
+            managed: Some(paths.managed_config_file()),
         }
     }
 
-    /// A config file at an explicit path.
+    /// A config file at an explicit path, with no managed configuration.
     pub fn at(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
+        Self {
+            path: path.into(),
+            managed: None,
+        }
+    }
+
+    /// Merges the managed configuration at `path` (if the file exists) into every load.
+    pub fn with_managed(mut self, path: Option<PathBuf>) -> Self {
+        self.managed = path;
+        self
+    }
+
+    /// The managed file, if it exists.
+    fn managed(&self) -> Result<Option<(PathBuf, managed::Managed)>, StoreError> {
+        let Some(path) = &self.managed else {
+            return Ok(None);
+        };
+        match fs::read_to_string(path) {
+            Ok(text) => managed::parse(&path.display().to_string(), &text)
+                .map(|m| Some((path.clone(), m)))
+                .map_err(StoreError::Config),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StoreError::Io {
+                action: "read",
+                path: path.clone(),
+                source,
+            }),
+        }
     }
 
     /// The file's path.
@@ -89,25 +130,65 @@ impl ConfigStore {
         &self.path
     }
 
-    /// Reads and validates the file. A missing file is an empty configuration.
+    /// Reads and validates the file (and the managed file). A missing file is an empty
+    /// configuration.
     pub fn load(&self) -> Result<Loaded, StoreError> {
         let text = self.read_text()?;
         let config =
             Config::parse(&self.path.display().to_string(), &text).map_err(StoreError::Config)?;
-        Ok(Loaded {
-            config,
-            text,
-            path: self.path.clone(),
-        })
+        match self.managed()? {
+            None => Ok(Loaded {
+                config,
+                text,
+                path: self.path.clone(),
+                managed_path: None,
+                warnings: Vec::new(),
+            }),
+            Some((mpath, m)) => {
+                let (config, warnings) = managed::merge(config, &m);
+                Ok(Loaded {
+                    config,
+                    text,
+                    path: self.path.clone(),
+                    managed_path: Some(mpath),
+                    warnings,
+                })
+            }
+        }
     }
 
     /// Adds a server, keeping everything else in the file as it is.
     pub fn add(&self, server: &ServerConfig) -> Result<Config, StoreError> {
+        if let Some((path, m)) = self.managed()? {
+            let refuse =
+                |why: String| Err(StoreError::Managed(format!("{why} ({})", path.display())));
+            if m.config.get(server.name.as_str()).is_some() {
+                return refuse(format!(
+                    "{} is managed by your organization; pick another name",
+                    server.name
+                ));
+            }
+            if !m.policy.allow_user_servers {
+                return refuse("your organization allows only the servers it manages".to_owned());
+            }
+            if !m.policy.allows(server.url.as_str()) {
+                return refuse(format!(
+                    "your organization's policy does not allow {}; allowed: {}",
+                    server.url,
+                    m.policy.allowed_server_urls.join(", ")
+                ));
+            }
+        }
         self.update(|file, text| edit::add_server(file, text, server))
     }
 
     /// Removes a server, keeping everything else in the file as it is.
     pub fn remove(&self, name: &ServerName) -> Result<Config, StoreError> {
+        if let Some((path, m)) = self.managed()? {
+            if m.config.get(name.as_str()).is_some() {
+                return Err(StoreError::Managed(format!("{name} is managed by your organization; ask your administrator to remove it ({})", path.display())));
+            }
+        }
         self.update(|file, text| edit::remove_server(file, text, name))
     }
 
@@ -232,6 +313,36 @@ mod tests {
             .map(str::to_owned)
             .collect();
         assert_eq!(names, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn managed_servers_are_merged_locked_and_enforced() {
+        let d = tempfile::tempdir().unwrap();
+        let m = d.path().join("managed.toml");
+        fs::write(&m, "[policy]\nallowed_server_urls = [\"https://*.example.com/*\"]\n[servers.wiki]\nurl = \"https://wiki.example.com/mcp\"\n").unwrap();
+        let store = ConfigStore::at(d.path().join("config.toml")).with_managed(Some(m));
+        store.add(&server("a")).unwrap();
+        let loaded = store.load().unwrap();
+        let names: Vec<&str> = loaded.config.names().collect();
+        assert_eq!(names, ["wiki", "a"]);
+        assert!(loaded.config.is_managed("wiki"));
+        let e = store
+            .remove(&ServerName::parse("wiki").unwrap())
+            .unwrap_err();
+        assert!(
+            e.is_managed_refusal() && e.to_string().contains("ask your administrator"),
+            "{e}"
+        );
+        let e = store.add(&server("wiki")).unwrap_err();
+        assert!(
+            e.to_string().contains("managed by your organization"),
+            "{e}"
+        );
+        let mut rogue = server("rogue");
+        rogue.url =
+            companion_core::server_url::ServerUrl::parse("https://rogue.example.net/mcp").unwrap();
+        let e = store.add(&rogue).unwrap_err();
+        assert!(e.to_string().contains("policy does not allow"), "{e}");
     }
 
     #[test]

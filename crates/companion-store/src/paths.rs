@@ -56,6 +56,25 @@ impl Paths {
         self.config_dir.join("config.toml")
     }
 
+    /// The administrator's managed configuration (read-only): `MCP_COMPANION_MANAGED_CONFIG`
+    /// if set, else `/etc/mcp-companion/managed.toml` on Linux,
+    /// `/Library/Application Support/MCP Companion/managed.toml` on macOS,
+    /// `%ProgramData%\MCP Companion\managed.toml` on Windows.
+    pub fn managed_config_file(&self) -> PathBuf {
+        if let Some(p) = std::env::var_os("MCP_COMPANION_MANAGED_CONFIG") {
+            return PathBuf::from(p);
+        }
+        if cfg!(target_os = "macos") {
+            PathBuf::from("/Library/Application Support/MCP Companion/managed.toml")
+        } else if cfg!(windows) {
+            let base = std::env::var_os("ProgramData")
+                .map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from);
+            base.join("MCP Companion").join("managed.toml")
+        } else {
+            PathBuf::from("/etc/mcp-companion/managed.toml")
+        }
+    }
+
     /// The non-secret state file.
     pub fn state_file(&self) -> PathBuf {
         self.data_dir.join("state.json")

@@ -132,8 +132,17 @@ fn auth(a: &AddArgs) -> Result<AuthConfig, Failure> {
     })
 }
 
+/// Tells the user which of their servers the organization's policy set aside.
+fn warn(loaded: &companion_store::config_file::Loaded) {
+    let mut err = io::stderr().lock();
+    for w in &loaded.warnings {
+        let _ = writeln!(err, "warning: {w}");
+    }
+}
+
 pub(crate) fn list(env: &Env, a: &ListArgs) -> Result<(), Failure> {
     let loaded = env.config.load()?;
+    warn(&loaded);
     let mut out = io::stdout().lock();
     if a.json {
         let doc = json!({
@@ -150,20 +159,25 @@ pub(crate) fn list(env: &Env, a: &ListArgs) -> Result<(), Failure> {
         );
         return Ok(());
     }
-    let rows: Vec<[&str; 4]> = loaded
+    let rows: Vec<[String; 4]> = loaded
         .config
         .servers
         .iter()
         .map(|s| {
+            let name = if loaded.config.is_managed(s.name.as_str()) {
+                format!("{} (managed)", s.name)
+            } else {
+                s.name.to_string()
+            };
             [
-                s.name.as_str(),
-                s.auth.mode_name(),
-                s.transport.as_str(),
-                s.url.as_str(),
+                name,
+                s.auth.mode_name().to_owned(),
+                s.transport.as_str().to_owned(),
+                s.url.to_string(),
             ]
         })
         .collect();
-    let header = ["NAME", "AUTH", "TRANSPORT", "URL"];
+    let header = ["NAME", "AUTH", "TRANSPORT", "URL"].map(str::to_owned);
     let widths: Vec<usize> = (0..3)
         .map(|i| {
             rows.iter()
@@ -207,11 +221,13 @@ pub(crate) fn find<'c>(config: &'c Config, name: &str) -> Result<&'c ServerConfi
 
 pub(crate) fn show(env: &Env, a: &ShowArgs) -> Result<(), Failure> {
     let loaded = env.config.load()?;
+    warn(&loaded);
     let s = find(&loaded.config, &a.name)?;
     let mut out = io::stdout().lock();
     if a.json {
         let mut v = serde_json::to_value(s).map_err(|e| Failure::failed(e.to_string()))?;
         v["config_file"] = json!(loaded.path.display().to_string());
+        v["managed"] = json!(loaded.config.is_managed(s.name.as_str()));
         let _ = writeln!(out, "{v:#}");
         return Ok(());
     }
@@ -261,7 +277,16 @@ pub(crate) fn show(env: &Env, a: &ShowArgs) -> Result<(), Failure> {
         AuthConfig::Bearer => lines.push(("token", "kept in the keychain".to_owned())),
         AuthConfig::None => {}
     }
-    lines.push(("config file", loaded.path.display().to_string()));
+    match (
+        &loaded.managed_path,
+        loaded.config.is_managed(s.name.as_str()),
+    ) {
+        (Some(p), true) => lines.push((
+            "managed by",
+            format!("your organization ({}); read-only", p.display()),
+        )),
+        _ => lines.push(("config file", loaded.path.display().to_string())),
+    }
     let _ = writeln!(out, "{}", s.name);
     for (k, v) in lines {
         let _ = writeln!(out, "  {:<16}{v}", format!("{k}:"));

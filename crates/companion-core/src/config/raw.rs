@@ -18,6 +18,15 @@ pub(super) struct RawFile {
     pub(super) version: Option<toml::Value>,
     #[serde(default)]
     pub(super) servers: IndexMap<Spanned<String>, Spanned<RawServer>>,
+    /// Only in the managed file: what the organization allows.
+    pub(super) policy: Option<Spanned<RawPolicy>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPolicy {
+    pub(super) allowed_server_urls: Option<Vec<Spanned<String>>>,
+    pub(super) allow_user_servers: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

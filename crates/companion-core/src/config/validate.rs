@@ -132,6 +132,15 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 pub(super) fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
+    parse_with_policy(file, text, false).map(|(c, _)| c)
+}
+
+/// Parses a file that may carry a `[policy]` table (the managed file).
+pub(super) fn parse_with_policy(
+    file: &str,
+    text: &str,
+    allow_policy: bool,
+) -> Result<(Config, Option<super::managed::Policy>), ConfigError> {
     let mut cx = Ctx {
         file,
         text,
@@ -143,7 +152,7 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
         Ok(v) => v,
         Err(e) => {
             syntax_error(&mut cx, &e);
-            return cx.finish(Config::default());
+            return cx.finish((Config::default(), None));
         }
     };
     if let Some(v) = version.version {
@@ -161,7 +170,7 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
                     ),
                     Some("upgrade MCP Companion; the file was left exactly as it is".to_owned()),
                 );
-                return cx.finish(Config::default());
+                return cx.finish((Config::default(), None));
             }
             other => {
                 cx.push(
@@ -173,7 +182,7 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
                         "write `version = {CONFIG_VERSION}` at the top of the file"
                     )),
                 );
-                return cx.finish(Config::default());
+                return cx.finish((Config::default(), None));
             }
         }
     }
@@ -183,7 +192,7 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
         Ok(r) => r,
         Err(e) => {
             syntax_error(&mut cx, &e);
-            return cx.finish(Config::default());
+            return cx.finish((Config::default(), None));
         }
     };
 
@@ -193,7 +202,44 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
             servers.push(s);
         }
     }
-    cx.finish(Config { servers })
+    let policy = match raw.policy {
+        None => None,
+        Some(p) if !allow_policy => {
+            cx.invalid_hint(
+                p.span(),
+                "policy".to_owned(),
+                "only the administrator's managed.toml may set a policy".to_owned(),
+                "remove the [policy] table from this file",
+            );
+            None
+        }
+        Some(p) => {
+            let p = p.into_inner();
+            let mut allowed = Vec::new();
+            for pat in p.allowed_server_urls.unwrap_or_default() {
+                if pat.get_ref().trim().is_empty() {
+                    cx.invalid(
+                        pat.span(),
+                        "policy.allowed_server_urls".to_owned(),
+                        "a pattern cannot be empty".to_owned(),
+                    );
+                } else {
+                    allowed.push(pat.into_inner());
+                }
+            }
+            Some(super::managed::Policy {
+                allowed_server_urls: allowed,
+                allow_user_servers: p.allow_user_servers.unwrap_or(true),
+            })
+        }
+    };
+    cx.finish((
+        Config {
+            servers,
+            managed: Vec::new(),
+        },
+        policy,
+    ))
 }
 
 fn syntax_error(cx: &mut Ctx<'_>, e: &toml::de::Error) {
