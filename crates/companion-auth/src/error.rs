@@ -79,6 +79,8 @@ pub enum AuthError {
     NoRegistration {
         /// The issuer.
         issuer: String,
+        /// What this provider needs, when known.
+        provider_hint: Option<&'static str>,
     },
     /// Dynamic registration failed.
     #[error("client registration at {url}: {source}")]
@@ -148,6 +150,7 @@ impl AuthError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             Self::Network { .. } => "check the network connection, VPN and proxy, then try again".to_owned(),
+            Self::NoRegistration { provider_hint: Some(h), .. } => (*h).to_owned(),
             Self::NoRegistration { .. } => "register MCP Companion with the authorization server's administrator and add the client id: `mcp-companion add NAME URL --client-id ID`".to_owned(),
             Self::Registration { .. } => "if the server does not allow dynamic registration, ask for a client id and add it with `--client-id`".to_owned(),
             Self::ResourceMetadata { source: MetadataError::ResourceMismatch { .. }, .. } => "the server's metadata names another server; tell its administrator. Do not sign in to it".to_owned(),

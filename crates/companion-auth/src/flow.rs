@@ -12,6 +12,7 @@ use companion_core::oauth::authorize::{
 };
 use companion_core::oauth::challenge::BearerChallenge;
 use companion_core::oauth::pkce::{random_token, Pkce};
+use companion_core::oauth::profile::{Profile, RequestShape};
 use companion_core::oauth::registration::{self, Registration};
 use companion_core::oauth::scope::{self, ScopeInputs};
 use companion_core::oauth::server_metadata::require_pkce_s256;
@@ -98,6 +99,8 @@ pub struct AuthSettings {
     pub insecure_test_mode: bool,
     /// How long to wait for the browser.
     pub callback_timeout: Duration,
+    /// The provider profile; `None` detects it from the issuer.
+    pub profile: Option<Profile>,
 }
 
 impl AuthSettings {
@@ -115,6 +118,7 @@ impl AuthSettings {
             mode: AuthorizeMode::Browser,
             insecure_test_mode: false,
             callback_timeout: Duration::from_secs(300),
+            profile: None,
         }
     }
 }
@@ -325,13 +329,36 @@ impl Authorizer {
             .ok_or_else(|| AuthError::Config("discovery has not run".to_owned()))
     }
 
-    fn resource(&self) -> Result<Option<String>, AuthError> {
+    /// The provider profile in use: configured, else detected from the issuer.
+    pub fn profile(&self) -> Profile {
+        self.settings.profile.unwrap_or_else(|| {
+            self.discovery
+                .as_ref()
+                .map_or(Profile::Generic, |d| Profile::detect(&d.server.issuer))
+        })
+    }
+
+    /// Extra parameters, resource and scopes for a request, with the profile's adjustments.
+    fn shape(&self, scopes: Option<Vec<String>>) -> Result<RequestShape, AuthError> {
         let d = self.discovered()?;
-        Ok(match &self.settings.resource {
-            ResourceSetting::Default => Some(d.resource(&self.settings.server_url).to_owned()),
+        let server_resource = d.resource(&self.settings.server_url).to_owned();
+        let resource = match &self.settings.resource {
+            ResourceSetting::Default => Some(server_resource.clone()),
             ResourceSetting::Omit => None,
             ResourceSetting::Uri(u) => Some(u.clone()),
-        })
+        };
+        let mut shape = RequestShape {
+            extra: self.settings.extra_authorize_params.clone(),
+            resource,
+            scopes,
+            server_resource: Some(server_resource),
+        };
+        self.profile().adjust(&mut shape);
+        Ok(shape)
+    }
+
+    fn resource(&self) -> Result<Option<String>, AuthError> {
+        Ok(self.shape(None)?.resource)
     }
 
     fn store(&mut self, t: TokenResponse, requested: Option<Vec<String>>) {
@@ -496,7 +523,8 @@ impl Authorizer {
             resource: d.resource_metadata.as_ref(),
             server: Some(&d.server),
         });
-        let resource = self.resource()?;
+        let shape = self.shape(scopes)?;
+        let (scopes, resource, extra) = (shape.scopes, shape.resource, shape.extra);
         let mut reregistered = false;
         loop {
             let listener = Listener::bind().await?;
@@ -533,7 +561,7 @@ impl Authorizer {
                 code_challenge: pkce.challenge(),
                 scope: scopes.as_deref(),
                 resource: resource.as_deref(),
-                extra: &self.settings.extra_authorize_params,
+                extra: &extra,
             })
             .map_err(|e| AuthError::Config(e.to_string()))?;
             tl.note(
@@ -666,6 +694,7 @@ impl Authorizer {
         let Some(endpoint) = &d.server.registration_endpoint else {
             return Err(AuthError::NoRegistration {
                 issuer: d.issuer.clone(),
+                provider_hint: self.profile().registration_hint(),
             });
         };
         let body = registration::registration_body(&[redirect_uri.to_owned()], scopes);

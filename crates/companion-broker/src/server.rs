@@ -222,6 +222,7 @@ impl Broker {
             .clone_from(&o.extra_authorize_params);
         a.resource = o.resource.clone();
         a.client_metadata_url.clone_from(&o.client_metadata_url);
+        a.profile = o.profile;
         a.mode = if headless {
             AuthorizeMode::Headless
         } else {

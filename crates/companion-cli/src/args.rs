@@ -145,6 +145,10 @@ pub(crate) struct AddArgs {
     /// A Client ID Metadata Document URL to use as the client id where supported.
     #[arg(long, value_name = "URL")]
     pub(crate) client_metadata_url: Option<String>,
+    /// The authorization server's quirks profile: auto (detect from the issuer), generic, auth0,
+    /// entra, okta, google or keycloak.
+    #[arg(long, value_name = "PROFILE")]
+    pub(crate) profile: Option<String>,
     /// A header name whose value is kept in the keychain (with `--auth headers`; repeatable).
     #[arg(long = "header", value_name = "NAME")]
     pub(crate) headers: Vec<String>,

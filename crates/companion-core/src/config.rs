@@ -196,6 +196,9 @@ pub struct OAuthSettings {
     /// authorization server supports it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_metadata_url: Option<String>,
+    /// The provider profile; `None` detects it from the issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<crate::oauth::profile::Profile>,
 }
 
 /// What to send as the RFC 8707 `resource` parameter.

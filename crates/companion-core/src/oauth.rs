@@ -11,6 +11,7 @@
 //! | authorization server metadata | [`server_metadata`] | RFC 8414, OIDC Discovery |
 //! | scopes | [`scope`] | MCP 2025-11-25 §Scope Selection Strategy |
 //! | PKCE | [`pkce`] | RFC 7636 (S256 only) |
+//! | provider quirks | [`profile`] | Auth0, Entra ID, Okta, Google, Keycloak |
 //! | registration | [`registration`] | RFC 7591, Client ID Metadata Documents |
 //! | authorization request and callback | [`authorize`] | RFC 6749 §4.1, RFC 8707, RFC 9207 |
 //! | tokens | [`token`] | RFC 6749 §5, §6 |
@@ -18,6 +19,7 @@
 pub mod authorize;
 pub mod challenge;
 pub mod pkce;
+pub mod profile;
 pub mod registration;
 pub mod resource_metadata;
 pub mod scope;

@@ -51,10 +51,11 @@ fn auth(a: &AddArgs) -> Result<AuthConfig, Failure> {
         || a.no_resource
         || a.audience.is_some()
         || !a.authorize_params.is_empty()
-        || a.client_metadata_url.is_some();
+        || a.client_metadata_url.is_some()
+        || a.profile.is_some();
     if mode != AuthMode::Oauth && oauth_only {
         return Err(misplaced(
-            "--resource/--no-resource/--audience/--authorize-param/--client-metadata-url",
+            "--resource/--no-resource/--audience/--authorize-param/--client-metadata-url/--profile",
             "oauth",
         ));
     }
@@ -97,6 +98,17 @@ fn auth(a: &AddArgs) -> Result<AuthConfig, Failure> {
                     (None, false) => ResourceSetting::Default,
                 },
                 client_metadata_url: a.client_metadata_url.clone(),
+                profile: match &a.profile {
+                    None => None,
+                    Some(p) => {
+                        companion_core::oauth::profile::Profile::from_name(p).ok_or_else(|| {
+                            Failure::usage(format!(
+                                "--profile {p:?}: use one of {}",
+                                companion_core::oauth::profile::Profile::NAMES.join(", ")
+                            ))
+                        })?
+                    }
+                },
             })
         }
         AuthMode::Bearer => AuthConfig::Bearer,
@@ -259,6 +271,13 @@ pub(crate) fn show(env: &Env, a: &ShowArgs) -> Result<(), Failure> {
             if let Some(u) = &o.client_metadata_url {
                 lines.push(("client metadata", u.clone()));
             }
+            lines.push((
+                "profile",
+                o.profile.map_or_else(
+                    || "auto (detected from the issuer at sign-in)".to_owned(),
+                    |p| p.name().to_owned(),
+                ),
+            ));
         }
         AuthConfig::Headers { headers } => {
             lines.push((

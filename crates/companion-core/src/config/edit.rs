@@ -134,6 +134,9 @@ fn server_table(s: &ServerConfig) -> Table {
             if let Some(u) = &o.client_metadata_url {
                 auth.insert("client_metadata_url", value(u));
             }
+            if let Some(p) = o.profile {
+                auth.insert("profile", value(p.name()));
+            }
         }
         AuthConfig::Headers { headers } => {
             auth.insert("headers", value(strings(headers)));

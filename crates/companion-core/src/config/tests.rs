@@ -222,6 +222,7 @@ fn add_then_remove_preserves_the_rest_byte_for_byte() {
         extra_authorize_params: vec![("audience".into(), "x".into())],
         resource: ResourceSetting::Uri("https://new.example.com".into()),
         client_metadata_url: None,
+        profile: Some(crate::oauth::profile::Profile::Auth0),
     });
     let added = add_server("c.toml", &original, &s).unwrap();
     assert!(

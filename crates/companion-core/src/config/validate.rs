@@ -11,6 +11,7 @@ use super::{
     Problem, ProblemKind, ResourceSetting, ServerConfig, Transport, CONFIG_VERSION,
 };
 use crate::name::ServerName;
+use crate::oauth::profile::Profile;
 use crate::server_url::ServerUrl;
 
 /// Keys that would hold a secret. They are refused with a pointer to the keychain, wherever
@@ -347,6 +348,7 @@ fn auth_config(cx: &mut Ctx<'_>, prefix: &str, raw: RawAuth) -> AuthConfig {
             "extra_authorize_params",
             "resource",
             "client_metadata_url",
+            "profile",
         ],
         "client_credentials" => &["client_id", "scopes", "token_endpoint_auth_method"],
         "headers" => &["headers"],
@@ -364,7 +366,8 @@ fn auth_config(cx: &mut Ctx<'_>, prefix: &str, raw: RawAuth) -> AuthConfig {
             return AuthConfig::None;
         }
     };
-    let present: [(&str, Option<Range<usize>>); 7] = [
+    let present: [(&str, Option<Range<usize>>); 8] = [
+        ("profile", raw.profile.as_ref().map(Spanned::span)),
         ("client_id", raw.client_id.as_ref().map(Spanned::span)),
         ("scopes", raw.scopes.as_ref().map(Spanned::span)),
         (
@@ -405,6 +408,23 @@ fn auth_config(cx: &mut Ctx<'_>, prefix: &str, raw: RawAuth) -> AuthConfig {
             client_metadata_url: raw
                 .client_metadata_url
                 .map(|u| client_metadata_url(cx, &f("client_metadata_url"), u)),
+            profile: raw
+                .profile
+                .and_then(|p| match Profile::from_name(p.get_ref()) {
+                    Some(profile) => profile,
+                    None => {
+                        cx.invalid(
+                            p.span(),
+                            f("profile"),
+                            format!(
+                                "unknown profile {:?}; expected one of {}",
+                                p.get_ref(),
+                                Profile::NAMES.join(", ")
+                            ),
+                        );
+                        None
+                    }
+                }),
         }),
         "client_credentials" => {
             let id = match raw.client_id {
