@@ -492,3 +492,124 @@ fn clients_starting_at_once_share_exactly_one_broker() {
         .collect();
     assert_eq!(daemons.len(), 1, "exactly one broker: {daemons:?}");
 }
+
+fn b64url(s: &str) -> String {
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let b = s.as_bytes();
+    let mut out = String::new();
+    for chunk in b.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..=chunk.len() {
+            out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+#[test]
+fn static_credentials_live_in_the_keychain_only() {
+    if !session_bus() {
+        return;
+    }
+    use std::io::Write;
+    let c = Companion::new();
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 2 * 3600
+        + 60;
+    let jwt = format!(
+        "{}.{}.c2lnbmF0dXJl",
+        b64url(r#"{"alg":"HS256","typ":"JWT"}"#),
+        b64url(&format!(r#"{{"sub":"robot","exp":{exp}}}"#))
+    );
+    let add = |args: &[&str], stdin: &str| {
+        let mut child = c
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let out = add(
+        &["add", "jwt", "https://jwt.example.com/mcp", "--bearer"],
+        &format!("{jwt}\n"),
+    );
+    assert!(
+        out.contains("Stored 1 secret in the OS keychain")
+            && out.contains("The token expires in 2 h"),
+        "{out}"
+    );
+    let out = add(
+        &[
+            "add",
+            "keyed",
+            "https://keyed.example.com/mcp",
+            "--auth",
+            "headers",
+            "--header",
+            "X-Client-Id",
+            "--header",
+            "X-Client-Secret",
+        ],
+        "id-123\nsecret-456\n",
+    );
+    assert!(out.contains("Stored 2 secrets"), "{out}");
+
+    let kc = c.keychain();
+    assert_eq!(kc.get("jwt/bearer").unwrap().unwrap().expose(), jwt);
+    assert_eq!(
+        kc.get("keyed/header/x-client-secret")
+            .unwrap()
+            .unwrap()
+            .expose(),
+        "secret-456"
+    );
+    assert_no_secret_in(&c.path("config"), &[&jwt, "secret-456", "id-123"]);
+    assert_no_secret_in(&c.path("data"), &[&jwt, "secret-456", "id-123"]);
+
+    let status: Value = serde_json::from_str(&c.ok(&["status", "--json"])).unwrap();
+    let jwt_status = &status["servers"][0];
+    assert_eq!(
+        jwt_status["state"], "expiring",
+        "a token expiring within a day: {status:#}"
+    );
+    assert!(jwt_status["expires_in"].as_u64().unwrap() > 7000);
+    assert_eq!(status["servers"][1]["state"], "not_required");
+
+    c.ok(&["remove", "keyed"]);
+    assert!(
+        kc.get("keyed/header/x-client-secret").unwrap().is_none(),
+        "remove also removes the secrets"
+    );
+    // An empty secret saves nothing.
+    let mut child = c
+        .cmd(&["add", "empty", "https://e.example.com/mcp", "--bearer"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no secret was given"));
+    assert!(!c.ok(&["list"]).contains("empty"));
+}

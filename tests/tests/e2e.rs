@@ -1,6 +1,8 @@
 //! End-to-end tests: the built programs, run for real, against real peers.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
+/// `mcp-companion connect`: the stdio bridge with SDK clients, SDK servers and the conformance suite.
+mod bridge;
 /// The credential broker: keychain, single-flight refresh, one broker per user, no leaks.
 mod broker;
 /// The MCP conformance suite's client scenarios, with `mcp-companion probe` as the client.

@@ -9,6 +9,10 @@ use companion_tests::{binary, desktop_available, peers_available, Peer};
 use serde_json::Value;
 
 const SNI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/headless/sni.py");
+
+/// The app is single-instance per session bus: a second one hands over to the first and exits.
+/// Tests that start it therefore take turns.
+static ONE_APP_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 const PYTHON: &str = "/usr/bin/python3";
 
 fn sni(args: &[&str]) -> Value {
@@ -120,6 +124,10 @@ impl App {
 
 impl Drop for App {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let err = std::fs::read_to_string(self.home.path().join("app.err")).unwrap_or_default();
+            eprintln!("--- the app's stderr ---\n{err}");
+        }
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -128,6 +136,8 @@ impl Drop for App {
 }
 
 fn labels(pid: &str) -> Vec<String> {
+    let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
+    assert!(alive, "the app (pid {pid}) has exited");
     sni(&["menu", pid])["labels"]
         .as_array()
         .unwrap()
@@ -157,6 +167,9 @@ fn tray_menu_lists_servers_with_their_state_and_quits() {
     if !desktop() {
         return;
     }
+    let _turn = ONE_APP_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut app = App::new("version = 1\n\n[servers.e2e-server]\nurl = \"https://e2e.example.com/mcp\"\n\n[servers.local]\nurl = \"http://127.0.0.1:9/mcp\"\nauth.mode = \"none\"\n");
     let pid = app.start();
     let menu = wait_menu(&pid, "the broker's states", |l| {

@@ -117,8 +117,7 @@ impl BrokerOptions {
     pub fn for_user(host: &str) -> Result<Self, String> {
         use companion_store::keychain::{OsKeychain, RawStore};
         let paths = companion_store::Paths::for_user().map_err(|e| e.to_string())?;
-        let namespace = std::env::var("MCP_COMPANION_KEYCHAIN_NAMESPACE").ok();
-        let keychain = OsKeychain::new(OsKeychain::service_name(namespace.as_deref()));
+        let keychain = OsKeychain::for_user();
         tracing::info!(service = keychain.service(), "using the OS keychain");
         let raw: Box<dyn RawStore> = Box::new(keychain);
         Ok(Self {
@@ -703,7 +702,40 @@ impl Broker {
                 issuer: None,
                 error: None,
             };
-            if matches!(s.auth, AuthConfig::OAuth(_)) {
+            if matches!(s.auth, AuthConfig::Bearer) {
+                let name = name.to_owned();
+                let token = self
+                    .blocking(move |v| {
+                        v.secret(&companion_store::keychain::accounts::bearer(&name))
+                    })
+                    .await
+                    .and_then(|r| r.map_err(keychain_err));
+                match token {
+                    Ok(Some(t)) => match companion_core::oauth::token::jwt_expiry(t.expose()) {
+                        Some(exp) if exp <= now() => {
+                            st.state = State::Error;
+                            st.error = Some("the stored bearer token has expired; add the server again with a new token".to_owned());
+                        }
+                        Some(exp) => {
+                            st.expires_in = Some(exp - now());
+                            st.state = if exp - now() < 24 * 3600 {
+                                State::Expiring
+                            } else {
+                                State::SignedIn
+                            };
+                        }
+                        None => st.state = State::SignedIn,
+                    },
+                    Ok(None) => {
+                        st.state = State::Error;
+                        st.error = Some(format!("no bearer token in the keychain; run `mcp-companion remove {}` and add it again with --bearer", s.name));
+                    }
+                    Err(e) => {
+                        st.state = State::Error;
+                        st.error = Some(e.message);
+                    }
+                }
+            } else if matches!(s.auth, AuthConfig::OAuth(_)) {
                 let slot = self.slot(name);
                 if let Err(e) = self.ensure_loaded(name, &slot).await {
                     st.state = State::Error;

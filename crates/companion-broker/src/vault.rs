@@ -81,6 +81,11 @@ impl Vault {
         self.secrets.delete(&account(server, "tokens"))
     }
 
+    /// Any secret, by account. Blocking.
+    pub fn secret(&self, account: &str) -> Result<Option<Secret>, KeychainError> {
+        self.secrets.get(account)
+    }
+
     /// The client secret of a pre-registered client. Blocking.
     pub fn client_secret(&self, server: &str) -> Result<Option<Secret>, KeychainError> {
         self.secrets.get(&account(server, "client-secret"))

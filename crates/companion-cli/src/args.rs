@@ -62,6 +62,9 @@ pub(crate) enum Command {
     /// Diagnose a server: discovery, sign-in, initialize, tools, with a timeline.
     #[command(visible_alias = "doctor", after_help = PROBE_HELP)]
     Probe(Box<ProbeArgs>),
+    /// Bridge an MCP client on stdio to a remote server (what MCP clients run).
+    #[command(after_help = CONNECT_HELP)]
+    Connect(ConnectArgs),
     /// Sign in to a server (opens the browser).
     #[command(
         after_help = "Examples:\n  mcp-companion login linear\n\nThe tokens go to the OS keychain, held by the MCP Companion broker (started if needed),\nwhich refreshes them for every MCP client."
@@ -149,6 +152,14 @@ pub(crate) struct AddArgs {
     /// entra, okta, google or keycloak.
     #[arg(long, value_name = "PROFILE")]
     pub(crate) profile: Option<String>,
+    /// Ask for the client secret of the pre-registered client (stored in the keychain, never in
+    /// the config file). Read without echo from the terminal, or one line from standard input.
+    #[arg(long)]
+    pub(crate) client_secret: bool,
+    /// A static bearer token (for example a JWT from another application): same as
+    /// `--auth bearer`; the token is read without echo, or from standard input.
+    #[arg(long, conflicts_with = "auth")]
+    pub(crate) bearer: bool,
     /// A header name whose value is kept in the keychain (with `--auth headers`; repeatable).
     #[arg(long = "header", value_name = "NAME")]
     pub(crate) headers: Vec<String>,
@@ -210,6 +221,41 @@ pub(crate) struct RemoveArgs {
     /// The server's name.
     pub(crate) name: String,
 }
+
+const CONNECT_HELP: &str = "\
+Speaks MCP on stdin/stdout to an MCP client (Claude Desktop, Cursor, ...) and relays every
+message, byte for byte, to the remote server over Streamable HTTP, falling back to the legacy
+HTTP+SSE transport when the server has no Streamable HTTP endpoint. Sign-in and token refresh
+are done by the MCP Companion broker (the tray app, or `mcp-companion daemon`, started when
+needed), once for every client.
+
+Examples:
+  mcp-companion connect linear                       # a server added with `mcp-companion add`
+  mcp-companion connect https://mcp.example.com/mcp --header 'X-Api-Key: ${EXAMPLE_KEY}'
+  mcp-companion connect http://127.0.0.1:8931/sse --transport sse
+
+In Claude Desktop's claude_desktop_config.json (`mcp-companion install claude-desktop
+--server linear` writes this for you):
+
+  {\"mcpServers\": {
+    \"linear\": {\"command\": \"/usr/local/bin/mcp-companion\", \"args\": [\"connect\", \"linear\"]},
+    \"example\": {
+      \"command\": \"/usr/local/bin/mcp-companion\",
+      \"args\": [\"connect\", \"https://mcp.example.com/mcp\", \"--header\", \"X-Api-Key: ${EXAMPLE_KEY}\"],
+      \"env\": {\"EXAMPLE_KEY\": \"...\"}
+    }
+  }}
+
+${VAR} in a header value is read from the environment when connect starts, so a secret never
+has to appear in the command's arguments. A URL target uses only the headers you give (no
+sign-in); a configured name uses the server's settings.
+
+stdout carries only JSON-RPC. Logs go to stderr and to connect-NAME.log in the log directory
+(MCP_COMPANION_LOG=debug for more). When you need to sign in, every request is answered with
+an error that says how, instead of hanging.
+
+Exit codes: 0 the client closed stdin or the process got SIGTERM; 1 a fatal error;
+2 a usage or configuration error (unknown server, bad --header).";
 
 const PROBE_HELP: &str = "\
 Runs a whole MCP session against the server and prints every step (URL, status, what was
@@ -344,11 +390,34 @@ pub(crate) struct ProbeArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Go through the bridge: run `mcp-companion connect TARGET` and speak MCP over its stdio
+    /// (the bridge does the HTTP and, for a configured server, the authorization).
+    #[arg(long)]
+    pub(crate) via_bridge: bool,
     /// Take the scenario and its context from MCP_CONFORMANCE_SCENARIO and
     /// MCP_CONFORMANCE_CONTEXT (the MCP conformance suite's client runner) and map them to the
     /// options above.
     #[arg(long)]
     pub(crate) conformance: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConnectArgs {
+    /// The name of a configured server, or a server URL.
+    pub(crate) target: String,
+    /// An extra header on every request, 'Name: value' (repeatable); ${VAR} in the value is
+    /// read from the environment.
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub(crate) headers: Vec<String>,
+    /// The MCP transport (default: the server's setting; auto for a URL).
+    #[arg(long, value_enum)]
+    pub(crate) transport: Option<TransportArg>,
+    /// Largest message accepted from the client or the server, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub(crate) max_message_bytes: usize,
+    /// Seconds a request waits while you approve the extra scopes a server asks for.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub(crate) step_up_timeout: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

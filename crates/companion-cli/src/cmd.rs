@@ -2,6 +2,7 @@
 
 mod broker;
 mod clients;
+mod connect;
 mod probe;
 mod servers;
 
@@ -44,6 +45,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
         Command::Show(a) => servers::show(&env, &a),
         Command::Remove(a) => servers::remove(&env, &a),
         Command::Probe(a) => probe::run(&env, *a),
+        Command::Connect(a) => connect::run(&env, &a),
         Command::Login(a) => broker::login(&env, &a),
         Command::Logout(a) => broker::logout(&env, &a),
         Command::Status(a) => broker::status(&env, &a),

@@ -26,6 +26,9 @@ pub struct Parser {
     retry: Option<u64>,
     started: bool,
     max_event: usize,
+    /// How much of `buf` is known to hold no line end: a large event arriving in many chunks
+    /// is scanned once, not once per chunk.
+    scanned: usize,
 }
 
 /// An event larger than the configured limit.
@@ -52,7 +55,7 @@ impl Parser {
         self.buf.extend_from_slice(bytes);
         let mut out = Vec::new();
         let mut start = 0;
-        let mut i = 0;
+        let mut i = self.scanned;
         while i < self.buf.len() {
             let b = self.buf[i];
             if b == b'\n' || b == b'\r' {
@@ -73,6 +76,7 @@ impl Parser {
             i += 1;
         }
         self.buf.drain(..start);
+        self.scanned = i - start;
         if self.max_event > 0 && self.buf.len() + self.data.len() > self.max_event {
             return Err(TooLarge(self.max_event));
         }
@@ -178,6 +182,19 @@ mod tests {
             .unwrap();
         assert_eq!(ev[1].id.as_deref(), Some("7"));
         assert_eq!(ev[0].retry, None);
+    }
+
+    #[test]
+    fn a_large_event_in_many_chunks() {
+        let mut p = Parser::new(0);
+        assert!(p.feed(b"data: {\"a\":\"").unwrap().is_empty());
+        for _ in 0..1000 {
+            assert!(p.feed(&[b'x'; 100]).unwrap().is_empty());
+        }
+        assert!(p.feed(b"\"}\r").unwrap().is_empty());
+        let ev = p.feed(b"\n\n").unwrap();
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].data.len(), 100_008);
     }
 
     #[test]

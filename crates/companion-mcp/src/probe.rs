@@ -14,7 +14,10 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use crate::transport::{PostOutcome, StreamableHttp, TransportError};
+mod link;
+
+pub use self::link::{BridgeChild, Link};
+use crate::transport::{PostOutcome, TransportError};
 
 /// The protocol version the probe offers.
 pub const PROTOCOL_VERSION: &str = "2025-11-25";
@@ -130,7 +133,7 @@ impl ProbeError {
 }
 
 struct Client {
-    transport: StreamableHttp,
+    transport: Link,
     inbound: mpsc::UnboundedReceiver<Bytes>,
     auth: Option<Authorizer>,
     timeline: Timeline,
@@ -148,7 +151,7 @@ impl Client {
                 .elapsed_ms()
                 .saturating_sub(u64::try_from(started.elapsed().as_millis()).unwrap_or(0)),
             step: format!("mcp {method}"),
-            method: Some("POST".to_owned()),
+            method: Some(self.transport.method().to_owned()),
             url: Some(self.transport.url().to_owned()),
             status,
             took_ms: Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)),
@@ -162,11 +165,13 @@ impl Client {
             let started = Instant::now();
             match self.transport.post(body.clone()).await? {
                 PostOutcome::Accepted => {
-                    self.mcp_event(method, started, Some(202), String::new());
+                    let status = matches!(self.transport, Link::Http(_)).then_some(202);
+                    self.mcp_event(method, started, status, String::new());
                     return Ok(());
                 }
                 PostOutcome::Delivering => {
-                    self.mcp_event(method, started, Some(200), String::new());
+                    let status = matches!(self.transport, Link::Http(_)).then_some(200);
+                    self.mcp_event(method, started, status, String::new());
                     return Ok(());
                 }
                 PostOutcome::Unauthorized { status, challenges } => {
@@ -388,7 +393,7 @@ pub fn minimal_arguments(schema: Option<&Value>) -> Value {
 /// Runs the probe. `auth` is `None` for servers that need no authorization.
 pub async fn run(
     url: &str,
-    transport: (StreamableHttp, mpsc::UnboundedReceiver<Bytes>),
+    transport: (Link, mpsc::UnboundedReceiver<Bytes>),
     auth: Option<Authorizer>,
     timeline: Timeline,
     opts: &ProbeOptions,
@@ -416,7 +421,7 @@ pub async fn run(
         hint: None,
     };
     let result = session(&mut c, opts, &mut report).await;
-    c.transport.delete().await;
+    c.transport.close().await;
     match result {
         Ok(()) => report.ok = report.calls.iter().all(|c| c.ok),
         Err(e) => {
@@ -492,10 +497,10 @@ async fn session(
         url: Some(c.transport.url().to_owned()),
         status: None,
         took_ms: Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(0)),
-        note: if offered {
-            "open".to_owned()
-        } else {
-            "not offered by the server (fine)".to_owned()
+        note: match offered {
+            Some(true) => "open".to_owned(),
+            Some(false) => "not offered by the server (fine)".to_owned(),
+            None => "opened by the bridge".to_owned(),
         },
     });
 

@@ -12,6 +12,9 @@
 //! - The standalone GET stream carries server-initiated messages.
 //! - `MCP-Protocol-Version` goes on every request once set; `Mcp-Session-Id` once the server
 //!   assigned one.
+//! - Requests whose responses can no longer arrive (a stream that ended without them and
+//!   cannot be resumed, a JSON answer without them) are reported as [`StreamLost`], so a
+//!   bridge can answer them with an error instead of leaving its client waiting.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -65,6 +68,17 @@ pub enum PostOutcome {
     },
 }
 
+/// Requests whose responses will never arrive: their stream ended (or their JSON answer came)
+/// without them, and could not be resumed. The bridge answers each with an error so that its
+/// client never waits forever.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamLost {
+    /// The request ids, as canonical JSON text ([`companion_core::jsonrpc::Kind`]).
+    pub ids: Vec<String>,
+    /// Why, for the error message.
+    pub reason: String,
+}
+
 /// Transport failures.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -100,6 +114,8 @@ pub struct StreamableHttp {
     max_message: usize,
     /// Fires (with the time) when a stream reconnects; for diagnostics.
     events: Option<mpsc::UnboundedSender<String>>,
+    /// Told about requests that will never get a response.
+    lost: Option<mpsc::UnboundedSender<StreamLost>>,
 }
 
 impl StreamableHttp {
@@ -127,6 +143,7 @@ impl StreamableHttp {
                 inbound: tx,
                 max_message: DEFAULT_MAX_MESSAGE,
                 events: None,
+                lost: None,
             },
             rx,
         ))
@@ -135,6 +152,18 @@ impl StreamableHttp {
     /// Receives a line per notable transport event (stream resumed, stream closed).
     pub fn with_events(mut self, tx: mpsc::UnboundedSender<String>) -> Self {
         self.events = Some(tx);
+        self
+    }
+
+    /// Reports requests whose responses will never arrive (see [`StreamLost`]).
+    pub fn with_lost(mut self, tx: mpsc::UnboundedSender<StreamLost>) -> Self {
+        self.lost = Some(tx);
+        self
+    }
+
+    /// Caps one message (an SSE event or a JSON body); larger ones end their stream.
+    pub fn with_max_message(mut self, bytes: usize) -> Self {
+        self.max_message = bytes;
         self
     }
 
@@ -148,6 +177,11 @@ impl StreamableHttp {
         if let Ok(mut s) = self.shared.lock() {
             s.bearer = token;
         }
+    }
+
+    /// The bearer token in use, if any.
+    pub fn bearer(&self) -> Option<Secret> {
+        self.shared.lock().ok().and_then(|s| s.bearer.clone())
     }
 
     /// Sets the negotiated protocol version (after `initialize`).
@@ -173,6 +207,18 @@ impl StreamableHttp {
     fn note(&self, msg: String) {
         if let Some(e) = &self.events {
             let _ = e.send(msg);
+        }
+    }
+
+    fn lose(&self, pending: HashSet<String>, reason: impl Into<String>) {
+        if pending.is_empty() {
+            return;
+        }
+        if let Some(l) = &self.lost {
+            let _ = l.send(StreamLost {
+                ids: pending.into_iter().collect(),
+                reason: reason.into(),
+            });
         }
     }
 
@@ -289,10 +335,40 @@ impl StreamableHttp {
             let this = self.clone();
             tokio::spawn(async move { this.read_stream(resp, pending, true).await });
         } else {
-            let bytes = resp.bytes().await.map_err(|e| self.network(&e))?;
+            let bytes = match resp.bytes().await {
+                Ok(b) => b,
+                Err(e) => {
+                    // The headers came, the body did not: the request may have run, but its
+                    // response is gone.
+                    self.lose(
+                        pending,
+                        format!("the response body was cut off ({})", self.network(&e)),
+                    );
+                    return Ok(PostOutcome::Delivering);
+                }
+            };
+            if bytes.len() > self.max_message {
+                self.lose(
+                    pending,
+                    format!("the response exceeded {} bytes", self.max_message),
+                );
+                return Ok(PostOutcome::Delivering);
+            }
+            let mut pending = pending;
+            if let Ok(p) = jsonrpc::peek(&bytes) {
+                for k in p.kinds() {
+                    if let Kind::Response { id } = k {
+                        pending.remove(id);
+                    }
+                }
+            }
             if !bytes.trim_ascii().is_empty() {
                 let _ = self.inbound.send(bytes);
             }
+            self.lose(
+                pending,
+                "the server's JSON answer did not contain the response",
+            );
         }
         Ok(PostOutcome::Delivering)
     }
@@ -350,6 +426,10 @@ impl StreamableHttp {
             while let Some(chunk) = stream.next().await {
                 let Ok(chunk) = chunk else { break };
                 let Ok(events) = parser.feed(&chunk) else {
+                    self.lose(
+                        pending,
+                        format!("an event exceeded {} bytes", self.max_message),
+                    );
                     return;
                 };
                 for ev in events {
@@ -378,11 +458,21 @@ impl StreamableHttp {
             let Some(last_id) = parser.last_id().map(str::to_owned) else {
                 if is_post && !pending.is_empty() {
                     self.note("a response stream ended without its response and without an event id to resume from".to_owned());
+                    self.lose(
+                        pending,
+                        "the response stream ended before the response, and the server gave no event id to resume from",
+                    );
                 }
                 return;
             };
-            if (is_post && pending.is_empty()) || resumes >= MAX_RESUMES || self.inbound.is_closed()
-            {
+            if (is_post && pending.is_empty()) || self.inbound.is_closed() {
+                return;
+            }
+            if resumes >= MAX_RESUMES {
+                self.lose(
+                    pending,
+                    format!("the response stream was interrupted {MAX_RESUMES} times"),
+                );
                 return;
             }
             resumes += 1;
@@ -397,7 +487,18 @@ impl StreamableHttp {
                     resp = r;
                     // Event ids are per stream: the resumed stream continues this one.
                 }
-                _ => return,
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    self.lose(
+                        pending,
+                        format!("resuming the response stream failed with HTTP {status}"),
+                    );
+                    return;
+                }
+                Err(e) => {
+                    self.lose(pending, format!("resuming the response stream failed: {e}"));
+                    return;
+                }
             }
         }
     }

@@ -148,6 +148,13 @@ impl OsKeychain {
         }
     }
 
+    /// The user's keychain for this build (`MCP_COMPANION_KEYCHAIN_NAMESPACE` selects a separate
+    /// namespace, for tests).
+    pub fn for_user() -> Self {
+        let namespace = std::env::var("MCP_COMPANION_KEYCHAIN_NAMESPACE").ok();
+        Self::new(Self::service_name(namespace.as_deref()))
+    }
+
     /// The service name in use.
     pub fn service(&self) -> &str {
         &self.service
@@ -237,6 +244,26 @@ impl RawStore for MemoryStore {
             .map_err(|_| unavailable("poisoned"))?
             .remove(account);
         Ok(())
+    }
+}
+
+/// Keychain accounts, one place for every kind of secret a server can have.
+pub mod accounts {
+    /// The OAuth token set (access token, refresh token, expiry).
+    pub fn tokens(server: &str) -> String {
+        format!("{server}/tokens")
+    }
+    /// A pre-registered or client-credentials client secret.
+    pub fn client_secret(server: &str) -> String {
+        format!("{server}/client-secret")
+    }
+    /// A static bearer token.
+    pub fn bearer(server: &str) -> String {
+        format!("{server}/bearer")
+    }
+    /// A static header's value.
+    pub fn header(server: &str, name: &str) -> String {
+        format!("{server}/header/{}", name.to_ascii_lowercase())
     }
 }
 

@@ -42,6 +42,12 @@ impl From<BrokerError> for Failure {
 /// Connects to the broker, starting one if none runs: the tray app when this is a desktop
 /// session and the app is installed beside this program, otherwise `mcp-companion daemon`.
 pub(crate) async fn client(env: &Env) -> Result<BrokerClient, Failure> {
+    let start = start_command(env)?;
+    Ok(BrokerClient::connect_or_start(&Endpoint::for_user(), &start).await?)
+}
+
+/// How to start a broker when none runs (see [`client`]).
+pub(crate) fn start_command(env: &Env) -> Result<StartCommand, Failure> {
     let program = std::env::current_exe()
         .map_err(|e| Failure::failed(format!("cannot find this program's path: {e}")))?;
     let log = env.paths.log_dir().join("broker.log");
@@ -61,7 +67,7 @@ pub(crate) async fn client(env: &Env) -> Result<BrokerClient, Failure> {
             log,
         }
     };
-    Ok(BrokerClient::connect_or_start(&Endpoint::for_user(), &start).await?)
+    Ok(start)
 }
 
 pub(crate) fn login(env: &Env, a: &LoginArgs) -> Result<(), Failure> {

@@ -7,7 +7,7 @@ use companion_auth::grants::{IdJagInputs, SigningAlg};
 use companion_auth::{AuthSettings, AuthorizeMode, Authorizer, Grant, Http, Timeline};
 use companion_core::config::{AuthConfig, ResourceSetting};
 use companion_core::secret::Secret;
-use companion_mcp::probe::{self, Elicitation, ProbeOptions, ProbeReport};
+use companion_mcp::probe::{self, BridgeChild, Elicitation, Link, ProbeOptions, ProbeReport};
 use companion_mcp::transport::StreamableHttp;
 use serde_json::Value;
 
@@ -65,14 +65,37 @@ pub(crate) fn run(env: &Env, mut a: ProbeArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::failed(format!("cannot start the async runtime: {e}")))?;
-    let no_auth = a.no_auth;
+    let no_auth = a.no_auth || a.via_bridge;
+    let bridge_args = a.via_bridge.then(|| {
+        let mut args = vec![
+            "--config".to_owned(),
+            env.config.path().display().to_string(),
+            "connect".to_owned(),
+            a.target.clone(),
+        ];
+        args.extend(["--step-up-timeout".to_owned(), a.timeout.to_string()]);
+        args
+    });
     let report = runtime.block_on(async move {
         let timeline = Timeline::new();
         let http = Http::new(timeline.clone())?;
-        let (transport, rx) = StreamableHttp::new(url.clone(), Vec::new())
-            .map_err(|e| Failure::failed(e.to_string()))?;
+        let (link, rx) = match bridge_args {
+            Some(args) => {
+                let program = std::env::current_exe().map_err(|e| {
+                    Failure::failed(format!("cannot find this program's path: {e}"))
+                })?;
+                let (child, rx) = BridgeChild::spawn(&program, &args, url.clone())
+                    .map_err(|e| Failure::failed(format!("cannot start the bridge: {e}")))?;
+                (Link::Bridge(child), rx)
+            }
+            None => {
+                let (transport, rx) = StreamableHttp::new(url.clone(), Vec::new())
+                    .map_err(|e| Failure::failed(e.to_string()))?;
+                (Link::Http(transport), rx)
+            }
+        };
         let auth = (!no_auth).then(|| Authorizer::new(settings, http));
-        Ok::<_, Failure>(probe::run(&url, (transport, rx), auth, timeline, &opts).await)
+        Ok::<_, Failure>(probe::run(&url, (link, rx), auth, timeline, &opts).await)
     });
     let report = report?;
     print(&report, a.json);

@@ -7,8 +7,11 @@ use companion_core::config::{
     ResourceSetting, ServerConfig, Transport,
 };
 use companion_core::name::ServerName;
+use companion_core::oauth::token::jwt_expiry;
+use companion_core::secret::Secret;
 use companion_core::server_url::ServerUrl;
 use companion_core::suggest::did_you_mean;
+use companion_store::keychain::{accounts, OsKeychain, SecretStore};
 use serde_json::json;
 
 use super::Env;
@@ -18,19 +21,108 @@ use crate::output::Failure;
 pub(crate) fn add(env: &Env, a: AddArgs) -> Result<(), Failure> {
     let name = ServerName::parse(&a.name).map_err(|e| Failure::usage(e.to_string()))?;
     let url = ServerUrl::parse(&a.url).map_err(|e| Failure::usage(e.to_string()))?;
+    let mut a = a;
+    if a.bearer {
+        a.auth = AuthMode::Bearer;
+    }
     let server = ServerConfig {
         name,
         url,
         transport: transport(a.transport),
         auth: auth(&a)?,
     };
-    // Validate the whole entry the way the file would be read, so a bad scope or parameter is
-    // refused now, not at the next start.
-    env.config.add(&server)?;
+    // Secrets go to the keychain first: if that fails, the config is not touched.
+    let secrets = read_secrets(&a, &server)?;
+    let keychain = SecretStore::new(OsKeychain::for_user());
+    for (i, (account, value)) in secrets.iter().enumerate() {
+        if let Err(e) = keychain.set(account, value) {
+            for (done, _) in &secrets[..i] {
+                let _ = keychain.delete(done);
+            }
+            return Err(Failure::failed(e.to_string())
+                .hint("MCP Companion keeps secrets only in the OS keychain; nothing was saved"));
+        }
+    }
+    // The store validates the whole entry the way the file would be read, so a bad scope or
+    // parameter is refused now, not at the next start.
+    if let Err(e) = env.config.add(&server) {
+        for (account, _) in &secrets {
+            let _ = keychain.delete(account);
+        }
+        return Err(e.into());
+    }
     let mut out = io::stdout().lock();
     let _ = writeln!(out, "Added {} ({}).", server.name, server.url);
+    if !secrets.is_empty() {
+        let _ = writeln!(
+            out,
+            "Stored {} secret{} in the OS keychain.",
+            secrets.len(),
+            if secrets.len() == 1 { "" } else { "s" }
+        );
+    }
+    if let AuthConfig::Bearer = &server.auth {
+        if let Some(exp) = secrets.first().and_then(|(_, t)| jwt_expiry(t.expose())) {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            if exp <= now {
+                let _ = writeln!(
+                    io::stderr(),
+                    "warning: this token has already expired; the server will refuse it"
+                );
+            } else {
+                let _ = writeln!(out, "The token expires in {} h.", (exp - now) / 3600);
+            }
+        }
+    }
     let _ = writeln!(out, "Config: {}", env.config.path().display());
     Ok(())
+}
+
+/// Reads a secret: without echo from a terminal, else one line from standard input.
+fn read_secret(prompt: &str) -> Result<Secret, Failure> {
+    use std::io::{BufRead, IsTerminal};
+    let value = if io::stdin().is_terminal() {
+        rpassword::prompt_password(prompt)
+            .map_err(|e| Failure::failed(format!("cannot read the secret: {e}")))?
+    } else {
+        let mut line = String::new();
+        io::stdin().lock().read_line(&mut line).map_err(|e| {
+            Failure::failed(format!("cannot read the secret from standard input: {e}"))
+        })?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    if value.trim().is_empty() {
+        return Err(Failure::usage("no secret was given; nothing was saved"));
+    }
+    Ok(Secret::new(value))
+}
+
+/// The secrets this `add` stores, by keychain account.
+fn read_secrets(a: &AddArgs, s: &ServerConfig) -> Result<Vec<(String, Secret)>, Failure> {
+    let name = s.name.as_str();
+    let mut out = Vec::new();
+    match &s.auth {
+        AuthConfig::Bearer => out.push((accounts::bearer(name), read_secret(&format!("Bearer token for {name} (input hidden): "))?)),
+        AuthConfig::Headers { headers } => {
+            for h in headers {
+                out.push((accounts::header(name, h), read_secret(&format!("Value of {h} for {name} (input hidden): "))?));
+            }
+        }
+        AuthConfig::OAuth(o) if a.client_secret => {
+            if o.client_id.is_none() {
+                return Err(Failure::usage("--client-secret needs --client-id (the pre-registered client it belongs to)"));
+            }
+            out.push((accounts::client_secret(name), read_secret(&format!("Client secret for {name} (input hidden): "))?));
+        }
+        AuthConfig::ClientCredentials(c) if a.client_secret || c.token_endpoint_auth_method != ClientAuthMethod::PrivateKeyJwt => {
+            out.push((accounts::client_secret(name), read_secret(&format!("Client secret for {name} (input hidden): "))?));
+        }
+        _ if a.client_secret => return Err(Failure::usage("--client-secret applies to --auth oauth (with --client-id) and --auth client-credentials")),
+        _ => {}
+    }
+    Ok(out)
 }
 
 fn transport(t: TransportArg) -> Transport {
@@ -322,11 +414,28 @@ fn scope_text(scopes: Option<&[String]>) -> String {
 
 pub(crate) fn remove(env: &Env, a: &RemoveArgs) -> Result<(), Failure> {
     let loaded = env.config.load()?;
-    let name = find(&loaded.config, &a.name)?.name.clone();
+    let server = find(&loaded.config, &a.name)?.clone();
+    let name = server.name.clone();
     env.config.remove(&name)?;
     // State is derived and non-secret: failing to tidy it must not fail the removal.
     if let Err(e) = env.state.forget(name.as_str()) {
         let _ = writeln!(io::stderr(), "warning: {e}");
+    }
+    // Its secrets go too. Best effort: the server is already gone from the config.
+    let mut accounts = vec![
+        accounts::tokens(name.as_str()),
+        accounts::client_secret(name.as_str()),
+        accounts::bearer(name.as_str()),
+    ];
+    if let AuthConfig::Headers { headers } = &server.auth {
+        accounts.extend(headers.iter().map(|h| accounts::header(name.as_str(), h)));
+    }
+    let keychain = SecretStore::new(OsKeychain::for_user());
+    if let Some(e) = accounts.iter().find_map(|acct| keychain.delete(acct).err()) {
+        let _ = writeln!(
+            io::stderr(),
+            "warning: its secrets could not be removed from the keychain: {e}"
+        );
     }
     let _ = writeln!(io::stdout(), "Removed {name}.");
     Ok(())

@@ -228,6 +228,18 @@ pub fn parse_token_response(status: u16, body: &[u8]) -> Result<TokenResponse, T
     })
 }
 
+/// The `exp` claim of a JWT, read without verifying it (only to show the user when a pasted
+/// token expires; the server verifies it).
+pub fn jwt_expiry(token: &str) -> Option<u64> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("exp")?.as_u64()
+}
+
 /// When a token expires, from when it was obtained. Seconds since the Unix epoch, from the
 /// caller's clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -366,6 +378,21 @@ mod tests {
                 "Basic {}",
                 base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "a%3Ab:c")
             )
+        );
+    }
+
+    #[test]
+    fn jwt_expiry_is_read_without_verification() {
+        // {"alg":"HS256"}.{"sub":"x","exp":1900000000}.sig
+        assert_eq!(
+            jwt_expiry("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4IiwiZXhwIjoxOTAwMDAwMDAwfQ.c2ln"),
+            Some(1_900_000_000)
+        );
+        assert_eq!(jwt_expiry("not-a-jwt"), None);
+        assert_eq!(jwt_expiry("a.!!!.c"), None);
+        assert_eq!(
+            jwt_expiry("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"),
+            None
         );
     }
 

@@ -1,0 +1,870 @@
+//! `mcp-companion connect`, the stdio bridge, run for real: an official MCP SDK client drives it
+//! against the official "everything" server (Streamable HTTP, and the legacy SSE fallback),
+//! the conformance suite's client scenarios go through it, and a scripted upstream checks that
+//! bytes survive both ways and that failures become JSON-RPC errors instead of hangs.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use companion_tests::{binary, desktop_available, get_json, node, peers_available, Peer};
+use serde_json::{json, Value};
+
+#[path = "../support/upstream.rs"]
+mod upstream;
+
+use upstream::{id_of, method_of, Reply, Upstream};
+
+const INIT: &str = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bridge-test","version":"1"}}}"#;
+const INITIALIZED: &str = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+
+/// A bridge process with its stdio in the test's hands, in a private home.
+struct Bridge {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    _home: Option<tempfile::TempDir>,
+}
+
+/// A private home: config, data and runtime dirs (so its own broker).
+fn private_env(cmd: &mut Command, home: &std::path::Path) {
+    cmd.env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_RUNTIME_DIR", home.join("run"))
+        .env_remove("DISPLAY")
+        .env_remove("MCP_COMPANION_CONFIG");
+}
+
+impl Bridge {
+    fn start(args: &[&str]) -> Self {
+        Self::start_with(args, &[])
+    }
+
+    fn start_with(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let mut b = Self::start_in(home.path(), args, env);
+        b._home = Some(home);
+        b
+    }
+
+    fn start_in(home: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(binary("mcp-companion"));
+        private_env(&mut cmd, home);
+        cmd.arg("connect")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self {
+            child,
+            stdin,
+            lines,
+            _home: None,
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// The next stdout line, exactly as written.
+    fn raw(&self) -> String {
+        self.lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("no line from the bridge within 20 s")
+    }
+
+    fn recv(&self) -> Value {
+        let line = self.raw();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    }
+
+    /// Reads lines until the response with `id` (JSON text); returns it and what came before.
+    fn until(&self, id: &str) -> (Value, Vec<Value>) {
+        let mut before = Vec::new();
+        loop {
+            let v = self.recv();
+            if v.get("id").map(Value::to_string).as_deref() == Some(id)
+                && (v.get("result").is_some() || v.get("error").is_some())
+            {
+                return (v, before);
+            }
+            before.push(v);
+        }
+    }
+
+    fn initialize(&mut self) -> Value {
+        self.send(INIT);
+        let (r, _) = self.until("0");
+        self.send(INITIALIZED);
+        r
+    }
+
+    /// Closes stdin and waits for the exit (at most `limit`).
+    fn close(&mut self, limit: Duration) -> (ExitStatus, Duration) {
+        self.stdin = None;
+        self.wait(limit)
+    }
+
+    fn wait(&mut self, limit: Duration) -> (ExitStatus, Duration) {
+        let started = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return (s, started.elapsed());
+            }
+            assert!(
+                started.elapsed() < limit,
+                "the bridge did not exit within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// POSTs to a loopback URL (the peers' control endpoints).
+fn post(url: &str) {
+    use std::io::Read;
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "POST /{path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 2"), "{url}: {resp}");
+}
+
+/// Runs tests/peers/bridge-client.mjs (an SDK client) against `url` through the bridge.
+fn sdk_client(node: &std::path::Path, url: &str, extra: &[&str]) -> Value {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(node)
+        .arg(companion_tests::peers_dir().join("bridge-client.mjs"))
+        .arg("--bridge")
+        .arg(binary("mcp-companion"))
+        .arg("--")
+        .args(["connect", url])
+        .args(extra)
+        .current_dir(companion_tests::peers_dir())
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("bridge-client.mjs printed no report ({e}): {stdout}"))
+}
+
+fn assert_sdk_run(report: &Value) {
+    println!("{report:#}");
+    assert_eq!(report["error"], Value::Null, "{report:#}");
+    let names: Vec<&str> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["ok"] == true)
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    for want in [
+        "initialize",
+        "tools/list",
+        "tools/call echo",
+        "progress notifications",
+        "sampling round trip",
+        "elicitation round trip",
+        "roots round trip",
+        "resources/list",
+        "prompts/list",
+        "ping",
+        "concurrent calls",
+    ] {
+        assert!(names.contains(&want), "{want} did not pass: {report:#}");
+    }
+    // All three, in order (the last may reach the SDK with its response: see bridge-client.mjs).
+    let seen = report["progress"].as_array().unwrap().len() as u64;
+    assert_eq!(
+        seen + report["late_progress"].as_u64().unwrap(),
+        3,
+        "{report:#}"
+    );
+    assert_eq!(report["progress"][0], 1);
+    // The server also asks for roots by itself after initialize, so count, do not order.
+    let mut asked: Vec<&str> = report["server_requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    asked.sort_unstable();
+    asked.dedup();
+    assert_eq!(
+        asked,
+        ["elicitation/create", "roots/list", "sampling/createMessage"]
+    );
+    assert_eq!(
+        report["exit_code"], 0,
+        "the bridge must exit 0 on stdin EOF"
+    );
+    assert!(report["exit_ms"].as_u64().unwrap() < 1000, "{report:#}");
+}
+
+#[test]
+fn sdk_client_through_the_bridge_to_streamable_http() {
+    let Some(node) = peers_available() else {
+        return;
+    };
+    let server = Peer::start(&node, "everything-server.mjs", &["streamableHttp"]);
+    let report = sdk_client(&node, &server.get("url"), &[]);
+    assert_sdk_run(&report);
+}
+
+#[test]
+fn sdk_client_through_the_bridge_falls_back_to_legacy_sse() {
+    let Some(node) = peers_available() else {
+        return;
+    };
+    let server = Peer::start(&node, "everything-server.mjs", &["sse"]);
+    // auto: the POST to /sse gets 404, so the bridge switches to the legacy transport.
+    assert_sdk_run(&sdk_client(&node, &server.get("url"), &[]));
+    // Configured as sse: no probing POST at all.
+    assert_sdk_run(&sdk_client(
+        &node,
+        &server.get("url"),
+        &["--transport", "sse"],
+    ));
+}
+
+#[test]
+fn conformance_scenarios_through_the_bridge() {
+    let suite = std::env::var_os("MCP_COMPANION_CONFORMANCE")
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.exists());
+    let node = node();
+    if !desktop_available("Node 22 (MCP_COMPANION_NODE)", node.is_some())
+        || !desktop_available(
+            "the conformance suite (MCP_COMPANION_CONFORMANCE)",
+            suite.is_some(),
+        )
+    {
+        return;
+    }
+    let (node, suite) = (node.unwrap(), suite.unwrap());
+    let probe = binary("mcp-companion");
+    for scenario in [
+        "initialize",
+        "tools_call",
+        "sse-retry",
+        "elicitation-sep1034-client-defaults",
+    ] {
+        let results = tempfile::tempdir().unwrap();
+        let out = Command::new(&node)
+            .arg(&suite)
+            .args(["client", "--scenario", scenario, "--timeout", "30000", "-o"])
+            .arg(results.path())
+            .arg("--command")
+            .arg(format!(
+                "{} probe --conformance --via-bridge",
+                probe.display()
+            ))
+            .current_dir(results.path())
+            .output()
+            .unwrap();
+        // The runner prints its summary on stderr.
+        let output = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success() && output.contains(" 0 failed, 0 warnings"),
+            "{scenario} through the bridge ({}):\n{output}",
+            out.status
+        );
+        // A client that does nothing passes some scenarios with zero checks: count them.
+        let dir = std::fs::read_dir(results.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .find(|e| e.file_name().to_string_lossy().starts_with(scenario))
+            .unwrap();
+        let checks: Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("checks.json")).unwrap())
+                .unwrap();
+        let successes = checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["status"] == "SUCCESS")
+            .count();
+        let expected = match scenario {
+            "initialize" | "tools_call" => 1,
+            "sse-retry" => 3,
+            _ => 5,
+        };
+        assert!(successes >= expected, "{scenario}: {checks:#}");
+    }
+}
+
+#[test]
+fn bytes_survive_both_ways() {
+    // Odd spacing, unknown fields, a string id, a float id written as 1.50, a batch, and a
+    // pretty-printed (multi-line) SSE message.
+    const INIT_REPLY: &str = r#"{"jsonrpc":"2.0", "id":"init-1","result":{"protocolVersion":"2025-06-18","capabilities":{"x-vendor":{"on":true}},"serverInfo":{"name":"rec","version":"1","x-build":7},"x-top":[1,2.50,1e3]}}"#;
+    const BATCH_REPLY: &str = r#"[{"jsonrpc":"2.0","id":1.50,"result":{"x-unknown":{"nested":[null,true]}},"x-extra":"kept"}]"#;
+    const PRETTY: &str = "{\n  \"jsonrpc\": \"2.0\",\n  \"id\": \"str id\",\n  \"result\": {\"x-unknown\": [1, 2.50, \"\\u00e9\"]}\n}";
+    let up = Upstream::start(|r| {
+        if r.method != "POST" {
+            return Reply::status(if r.method == "DELETE" { 200 } else { 405 });
+        }
+        let body = r.body_str();
+        if body.starts_with('[') {
+            return Reply::json(BATCH_REPLY);
+        }
+        match method_of(&r.body).as_str() {
+            "initialize" => Reply::json(INIT_REPLY).with_header("mcp-session-id", "s-1"),
+            "custom/pretty" => Reply::Sse {
+                headers: Vec::new(),
+                chunks: vec![(
+                    Duration::ZERO,
+                    format!(
+                        "event: message\n{}\n\n",
+                        PRETTY
+                            .lines()
+                            .map(|l| format!("data: {l}"))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    )
+                    .into_bytes(),
+                )],
+                hold: false,
+            },
+            _ => Reply::status(202),
+        }
+    });
+    let sent = [
+        r#"{"jsonrpc":"2.0","id":"init-1","method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"x-vendor":{"a":[1,2]}},"clientInfo":{"name":"t","version":"1"}},"x-top-level":true}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized","params":{"x":1}}"#,
+        r#"[{"jsonrpc":"2.0","id":1.50,"method":"vendor/thing","params":{"deep":{"a":[1,2,3]}},"x-extra":null}, {"jsonrpc":"2.0","method":"notifications/vendor"}]"#,
+        r#"{"jsonrpc":"2.0","id":"str id","method":"custom/pretty","params":{"big":12345678901234567890123}}"#,
+    ];
+    let mut b = Bridge::start(&[&up.url]);
+    b.send(sent[0]);
+    assert_eq!(
+        b.raw(),
+        INIT_REPLY,
+        "the initialize response, byte for byte"
+    );
+    b.send(sent[1]);
+    b.send(sent[2]);
+    assert_eq!(b.raw(), BATCH_REPLY, "the batch response, byte for byte");
+    b.send(sent[3]);
+    let pretty = b.raw();
+    assert_eq!(
+        pretty,
+        PRETTY.replace('\n', " "),
+        "one line; only the line breaks became spaces"
+    );
+    let (status, took) = b.close(Duration::from_secs(2));
+    assert!(status.success(), "{status}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+
+    let posts = up.posts();
+    let bodies: Vec<&str> = posts.iter().map(|r| r.body_str()).collect();
+    assert_eq!(bodies, sent, "the server received the client's exact bytes");
+    for p in &posts {
+        assert_eq!(
+            p.header("accept"),
+            Some("application/json, text/event-stream")
+        );
+        assert_eq!(p.header("content-type"), Some("application/json"));
+    }
+    assert_eq!(posts[0].header("mcp-session-id"), None);
+    assert_eq!(posts[0].header("mcp-protocol-version"), None);
+    for p in &posts[1..] {
+        assert_eq!(p.header("mcp-session-id"), Some("s-1"));
+        assert_eq!(p.header("mcp-protocol-version"), Some("2025-06-18"));
+    }
+    let reqs = up.requests();
+    // The standalone GET comes after initialized and before the next request.
+    let order: Vec<String> = reqs
+        .iter()
+        .map(|r| format!("{} {}", r.method, method_of(&r.body)))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "POST initialize",
+            "POST notifications/initialized",
+            "GET ",
+            "POST ",
+            "POST custom/pretty",
+            "DELETE "
+        ]
+    );
+    assert_eq!(
+        reqs.last().unwrap().header("mcp-session-id"),
+        Some("s-1"),
+        "DELETE ends the session"
+    );
+}
+
+#[test]
+fn an_sse_stream_cut_is_resumed_or_answered_with_an_error() {
+    let up = Upstream::start(|r| {
+        let sse = |chunks: Vec<&str>, hold: bool| Reply::Sse {
+            headers: Vec::new(),
+            chunks: chunks
+                .into_iter()
+                .map(|c| (Duration::ZERO, c.as_bytes().to_vec()))
+                .collect(),
+            hold,
+        };
+        match (r.method.as_str(), r.header("last-event-id")) {
+            ("GET", Some("ev-1")) => sse(
+                vec!["id: ev-2\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"resumed\":true}}\n\n"],
+                true,
+            ),
+            ("GET", _) => Reply::status(405),
+            ("DELETE", _) => Reply::status(200),
+            _ => {
+                let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+                match (body["method"].as_str(), body["params"]["name"].as_str()) {
+                    (Some("initialize"), _) => Reply::json(format!(
+                        r#"{{"jsonrpc":"2.0","id":{},"result":{{"protocolVersion":"2025-11-25","capabilities":{{}},"serverInfo":{{"name":"s","version":"1"}}}}}}"#,
+                        id_of(&r.body)
+                    ))
+                    .with_header("mcp-session-id", "s-9"),
+                    // Cut after the priming event: resume with Last-Event-ID after `retry`.
+                    (Some("tools/call"), Some("resumable")) => {
+                        sse(vec!["id: ev-1\nretry: 150\ndata: \n\n"], false)
+                    }
+                    // Cut after a progress notification, with no event id: nothing to resume.
+                    (Some("tools/call"), Some("dies")) => sse(
+                        vec!["event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":\"p\",\"progress\":1}}\n\n"],
+                        false,
+                    ),
+                    (Some("tools/call"), _) => Reply::json(format!(
+                        r#"{{"jsonrpc":"2.0","id":{},"result":{{"content":[]}}}}"#,
+                        id_of(&r.body)
+                    )),
+                    _ => Reply::status(202),
+                }
+            }
+        }
+    });
+    let mut b = Bridge::start(&[&up.url]);
+    b.initialize();
+    let started = Instant::now();
+    b.send(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"resumable"}}"#);
+    let (r, _) = b.until("2");
+    assert_eq!(r["result"], json!({"resumed": true}));
+    assert!(
+        started.elapsed() >= Duration::from_millis(150),
+        "resumed before the retry delay"
+    );
+    let resumed = up
+        .requests()
+        .into_iter()
+        .find(|r| r.header("last-event-id").is_some())
+        .unwrap();
+    assert_eq!(resumed.method, "GET");
+    assert_eq!(resumed.header("mcp-session-id"), Some("s-9"));
+
+    b.send(r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"dies","_meta":{"progressToken":"p"}}}"#);
+    let (r, before) = b.until("3");
+    assert_eq!(before[0]["method"], "notifications/progress");
+    assert_eq!(r["error"]["code"], -32000, "{r}");
+    let msg = r["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&up.url) && msg.contains("ended before the response"),
+        "{msg}"
+    );
+
+    // The bridge goes on.
+    b.send(r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"fine"}}"#);
+    let (r, _) = b.until("4");
+    assert_eq!(r["result"], json!({"content": []}));
+    assert!(b.close(Duration::from_secs(2)).0.success());
+}
+
+#[test]
+fn bad_input_gets_json_rpc_errors_and_the_bridge_goes_on() {
+    let up = Upstream::start(|r| match method_of(&r.body).as_str() {
+        "initialize" | "tools/list" => Reply::json(format!(
+            r#"{{"jsonrpc":"2.0","id":{},"result":{{"protocolVersion":"2025-11-25","tools":[]}}}}"#,
+            id_of(&r.body)
+        )),
+        _ => Reply::status(202),
+    });
+    let mut b = Bridge::start(&[&up.url, "--max-message-bytes", "300"]);
+    b.initialize();
+    b.send("this is not json");
+    let e = b.recv();
+    assert_eq!(e["id"], Value::Null);
+    assert_eq!(e["error"]["code"], -32700);
+    assert!(e["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Parse error: "));
+    b.send(r#"{"jsonrpc":"2.0","id":5}"#);
+    let e = b.recv();
+    assert_eq!(
+        (e["id"].clone(), e["error"]["code"].clone()),
+        (Value::Null, json!(-32600))
+    );
+    b.send(&format!(
+        r#"{{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{{"x":"{}"}}}}"#,
+        "y".repeat(5000)
+    ));
+    let e = b.recv();
+    assert_eq!(e["id"], Value::Null);
+    assert_eq!(e["error"]["code"], -32600);
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("300 bytes"),
+        "{e}"
+    );
+    b.send(r#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#);
+    let (r, _) = b.until("7");
+    assert_eq!(r["result"]["tools"], json!([]));
+    assert!(b.close(Duration::from_secs(2)).0.success());
+    assert!(
+        !up.posts().iter().any(|p| p.body_str().contains("yyyy")),
+        "the oversized line must not be forwarded"
+    );
+}
+
+#[test]
+fn an_unreachable_server_answers_every_request() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let mut b = Bridge::start(&[&url]);
+    b.send(INIT);
+    let r = b.recv();
+    assert_eq!(r["id"], 0);
+    assert_eq!(r["error"]["code"], -32000);
+    let msg = r["error"]["message"].as_str().unwrap();
+    assert!(msg.contains(&url), "{msg}");
+    b.send(r#"{"jsonrpc":"2.0","id":"x","method":"tools/list"}"#);
+    let r = b.recv();
+    assert_eq!(
+        (r["id"].clone(), r["error"]["code"].clone()),
+        (json!("x"), json!(-32000))
+    );
+    let (status, took) = b.close(Duration::from_secs(2));
+    assert!(status.success());
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
+#[test]
+fn sigterm_ends_the_session_and_exits_cleanly() {
+    let up = Upstream::start(|r| match (r.method.as_str(), method_of(&r.body).as_str()) {
+        ("POST", "initialize") => Reply::json(format!(
+            r#"{{"jsonrpc":"2.0","id":{},"result":{{"protocolVersion":"2025-11-25"}}}}"#,
+            id_of(&r.body)
+        ))
+        .with_header("mcp-session-id", "s-t"),
+        // A standalone stream that never ends, as real servers keep it.
+        ("GET", _) => Reply::Sse {
+            headers: Vec::new(),
+            chunks: vec![(Duration::ZERO, b": open\n\n".to_vec())],
+            hold: true,
+        },
+        ("DELETE", _) => Reply::status(405),
+        _ => Reply::status(202),
+    });
+    let mut b = Bridge::start(&[&up.url]);
+    b.initialize();
+    // Let the GET stream open.
+    std::thread::sleep(Duration::from_millis(200));
+    let pid = b.child.id().to_string();
+    let started = Instant::now();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let (status, _) = b.wait(Duration::from_secs(3));
+    let took = started.elapsed();
+    assert!(status.success(), "{status}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    let last = up.requests().pop().unwrap();
+    assert_eq!(
+        (last.method.as_str(), last.header("mcp-session-id")),
+        ("DELETE", Some("s-t"))
+    );
+}
+
+#[test]
+fn a_lost_session_is_reinitialized_transparently() {
+    let Some(node) = peers_available() else {
+        return;
+    };
+    let server = Peer::start(&node, "mcp-server.mjs", &["--header-key", "X-Api-Key=k3y"]);
+    let stats = server.get("stats");
+    let mut b = Bridge::start_with(
+        &[
+            &server.get("mcp"),
+            "--header",
+            "X-Api-Key: ${BRIDGE_TEST_KEY}",
+        ],
+        &[("BRIDGE_TEST_KEY", "k3y")],
+    );
+    let init = b.initialize();
+    assert!(init["result"]["serverInfo"].is_object(), "{init}");
+    let echo = |id: u32| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"echo","arguments":{{"text":"call {id}"}}}}}}"#
+        )
+    };
+    b.send(&echo(1));
+    let (r, _) = b.until("1");
+    assert_eq!(r["result"]["content"][0]["text"], "call 1", "{r}");
+
+    // The server forgets every session: the next POST gets 404.
+    post(&server.get("drop_sessions"));
+    b.send(&echo(2));
+    let (r, before) = b.until("2");
+    assert_eq!(r["result"]["content"][0]["text"], "call 2", "{r}");
+    assert!(
+        before.iter().all(|m| m.get("id") != Some(&json!(0))),
+        "the replayed initialize's response must not reach the client: {before:?}"
+    );
+    // And concurrent requests after another loss re-initialize once.
+    post(&server.get("drop_sessions"));
+    for id in 3..=8 {
+        b.send(&echo(id));
+    }
+    // The responses come in any order.
+    let mut answered = std::collections::BTreeMap::new();
+    while answered.len() < 6 {
+        let r = b.recv();
+        if let Some(id) = r["id"].as_u64() {
+            answered.insert(id, r);
+        }
+    }
+    for (id, r) in answered {
+        assert_eq!(
+            r["result"]["content"][0]["text"],
+            format!("call {id}"),
+            "{r}"
+        );
+    }
+    assert!(b.close(Duration::from_secs(2)).0.success());
+    let s = get_json(&stats);
+    assert_eq!(s["sessions_created"], 3, "{s:#}");
+    assert!(s["unknown_session"].as_u64().unwrap() >= 2, "{s:#}");
+    assert_eq!(s["by_rpc_method"]["initialize"], 3, "{s:#}");
+}
+
+#[test]
+fn an_unknown_server_is_a_usage_error_with_a_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "version = 1\n\n[servers.linear]\nurl = \"https://mcp.linear.app/mcp\"\n",
+    )
+    .unwrap();
+    let out = Command::new(binary("mcp-companion"))
+        .arg("--config")
+        .arg(&config)
+        .args(["connect", "linaer"])
+        .env("HOME", dir.path())
+        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("did you mean \"linear\"?"), "{stderr}");
+    assert!(out.stdout.is_empty(), "stdout belongs to JSON-RPC");
+
+    let out = Command::new(binary("mcp-companion"))
+        .args([
+            "connect",
+            "https://x.example/mcp",
+            "--header",
+            "X-A: ${NOT_SET_ANYWHERE}",
+        ])
+        .env_remove("NOT_SET_ANYWHERE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("NOT_SET_ANYWHERE is not set"), "{stderr}");
+}
+
+/// A daemon broker in a private home and keychain namespace, stopped when dropped.
+struct Broker {
+    home: tempfile::TempDir,
+    namespace: String,
+    daemon: Child,
+}
+
+impl Broker {
+    fn start() -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let run = home.path().join("run");
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
+        let namespace = format!(
+            "bridge-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos()
+        );
+        let log = std::fs::File::create(home.path().join("daemon.log")).unwrap();
+        let mut cmd = Command::new(binary("mcp-companion"));
+        private_env(&mut cmd, home.path());
+        let daemon = cmd
+            .args(["daemon", "--tick", "3600"])
+            .env("MCP_COMPANION_KEYCHAIN_NAMESPACE", &namespace)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let sock = run.join("mcp-companion/broker.sock");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !sock.exists() {
+            assert!(Instant::now() < deadline, "the daemon did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            home,
+            namespace,
+            daemon,
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(binary("mcp-companion"));
+        private_env(&mut cmd, self.home.path());
+        cmd.args(args)
+            .env("MCP_COMPANION_KEYCHAIN_NAMESPACE", &self.namespace);
+        cmd
+    }
+
+    fn ok(&self, args: &[&str]) {
+        let out = self.cmd(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "mcp-companion {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn bridge(&self, server: &str) -> Bridge {
+        Bridge::start_in(
+            self.home.path(),
+            &[server, "--step-up-timeout", "30"],
+            &[("MCP_COMPANION_KEYCHAIN_NAMESPACE", &self.namespace)],
+        )
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+#[test]
+fn oauth_through_the_broker_sign_in_needed_then_step_up() {
+    if !desktop_available(
+        "a D-Bus session bus with an unlocked Secret Service",
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+    ) {
+        return;
+    }
+    let Some(node) = peers_available() else {
+        return;
+    };
+    let peers = Peer::start(&node, "start-pair.mjs", &["--auto-login", "alice"]);
+    let broker = Broker::start();
+    broker.ok(&["add", "pair", &peers.get("mcp"), "--scope", "mcp:read"]);
+
+    // Nobody signed in: every request is answered with the broker's message, nothing hangs.
+    let mut b = broker.bridge("pair");
+    b.send(INIT);
+    let r = b.recv();
+    assert_eq!(
+        (r["id"].clone(), r["error"]["code"].clone()),
+        (json!(0), json!(-32001)),
+        "{r}"
+    );
+    assert_eq!(
+        r["error"]["message"],
+        "Sign in to pair from the MCP Companion tray menu, or run `mcp-companion login pair`"
+    );
+    b.send(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
+    assert_eq!(b.recv()["error"]["code"], -32001);
+    assert!(b.close(Duration::from_secs(2)).0.success());
+
+    // Signed in: the token comes from the broker.
+    broker.ok(&["login", "pair", "--headless"]);
+    let mut b = broker.bridge("pair");
+    let init = b.initialize();
+    assert!(init["result"]["serverInfo"].is_object(), "{init}");
+    b.send(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}"#);
+    let (r, _) = b.until("2");
+    let who: Value =
+        serde_json::from_str(r["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(who["scope"], "mcp:read", "{who}");
+
+    // A tool that needs more scopes: 403 insufficient_scope. The request is held while a person
+    // approves (here: `login` again), then retried with the new token.
+    let started = Instant::now();
+    b.send(r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"admin-only","arguments":{}}}"#);
+    std::thread::sleep(Duration::from_millis(1500));
+    broker.ok(&["login", "pair", "--headless"]);
+    let (r, _) = b.until("3");
+    assert_eq!(r["result"]["content"][0]["text"], "admin ok", "{r}");
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+    assert!(b.close(Duration::from_secs(2)).0.success());
+    let s = get_json(peers.ready["stats"]["mcp"].as_str().unwrap());
+    assert_eq!(s["forbidden"], 1, "{s:#}");
+}
