@@ -613,3 +613,119 @@ fn static_credentials_live_in_the_keychain_only() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no secret was given"));
     assert!(!c.ok(&["list"]).contains("empty"));
 }
+
+/// Runs `connect NAME`, sends initialize, initialized and `tools/call whoami`, returns the
+/// call's result.
+fn call_whoami(c: &Companion, name: &str) -> Value {
+    use std::io::{BufRead, Write};
+    let mut child = c
+        .cmd(&["connect", name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for line in [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}"#,
+    ] {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let v: Value = serde_json::from_str(&line).unwrap();
+            if v["id"] == 2 {
+                let _ = tx.send(v);
+                return;
+            }
+        }
+    });
+    let resp = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("no answer to tools/call");
+    drop(stdin);
+    let _ = child.wait();
+    resp
+}
+
+#[test]
+fn connect_sends_static_credentials_from_the_keychain() {
+    if !session_bus() {
+        return;
+    }
+    let Some(node) = peers_available() else {
+        return;
+    };
+    use std::io::Write;
+    let secret = "hs256-secret-for-tests";
+    let jwt_server = Peer::start(&node, "mcp-server.mjs", &["--static-jwt-secret", secret]);
+    let key_server = Peer::start(
+        &node,
+        "mcp-server.mjs",
+        &["--header-key", "X-Api-Key=k-123"],
+    );
+    let c = Companion::new();
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3 * 86_400;
+    let jwt = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &serde_json::json!({"sub": "robot", "exp": exp}),
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap();
+    let add = |args: &[&str], stdin: &str| {
+        let mut child = c
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    add(
+        &["add", "jwt", &jwt_server.get("mcp"), "--bearer"],
+        &format!("{jwt}\n"),
+    );
+    add(
+        &[
+            "add",
+            "keyed",
+            &key_server.get("mcp"),
+            "--auth",
+            "headers",
+            "--header",
+            "X-Api-Key",
+        ],
+        "k-123\n",
+    );
+
+    let r = call_whoami(&c, "jwt");
+    assert!(r["result"].to_string().contains("robot"), "{r:#}");
+    let r = call_whoami(&c, "keyed");
+    assert!(r["result"].to_string().contains("header-key-user"), "{r:#}");
+    // Nothing of either secret in files or in the bridges' arguments.
+    assert_no_secret_in(&c.path("config"), &[&jwt, "k-123"]);
+    assert_no_secret_in(&c.path("data"), &[&jwt, "k-123"]);
+}

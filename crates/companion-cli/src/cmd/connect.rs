@@ -16,6 +16,49 @@ use super::Env;
 use crate::args::{ConnectArgs, TransportArg};
 use crate::output::Failure;
 
+/// The headers of a server with static credentials, read from the keychain. The values are
+/// marked sensitive so they never appear in logs.
+fn static_headers(
+    server: &companion_core::config::ServerConfig,
+) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
+    use companion_store::keychain::{accounts, OsKeychain, SecretStore};
+    let keychain = SecretStore::new(OsKeychain::for_user());
+    let name = server.name.as_str();
+    let wanted: Vec<(String, String, Box<dyn Fn(&str) -> String>)> = match &server.auth {
+        AuthConfig::Bearer => vec![(
+            "Authorization".to_owned(),
+            accounts::bearer(name),
+            Box::new(|v: &str| format!("Bearer {v}")),
+        )],
+        AuthConfig::Headers { headers } => headers
+            .iter()
+            .map(|h| {
+                (
+                    h.clone(),
+                    accounts::header(name, h),
+                    Box::new(|v: &str| v.to_owned()) as Box<dyn Fn(&str) -> String>,
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut out = Vec::new();
+    for (header, account, format) in wanted {
+        let value = keychain
+            .get(&account)
+            .map_err(|e| format!("{name}: {e}"))?
+            .ok_or_else(|| format!("{name}: no value for {header} in the keychain; run `mcp-companion remove {name}` and add it again"))?;
+        let mut v = HeaderValue::from_str(&format(value.expose())).map_err(|_| {
+            format!("{name}: the stored {header} value is not a valid header value")
+        })?;
+        v.set_sensitive(true);
+        let n = HeaderName::from_bytes(header.as_bytes())
+            .map_err(|_| format!("{name}: {header} is not a valid header name"))?;
+        out.push((n, v));
+    }
+    Ok(out)
+}
+
 pub(crate) fn run(env: &Env, a: &ConnectArgs) -> Result<(), Failure> {
     let mut opts;
     let mut tokens: Option<Box<dyn TokenSource>> = None;
@@ -39,6 +82,10 @@ pub(crate) fn run(env: &Env, a: &ConnectArgs) -> Result<(), Failure> {
                 }));
             }
             AuthConfig::None => {}
+            AuthConfig::Bearer | AuthConfig::Headers { .. } => match static_headers(server) {
+                Ok(h) => opts.headers.extend(h),
+                Err(why) => opts.refuse = Some(why),
+            },
             other => {
                 opts.refuse = Some(format!(
                     "{} uses auth mode {:?}, which `mcp-companion connect` does not support yet; \
