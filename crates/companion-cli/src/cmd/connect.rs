@@ -24,33 +24,29 @@ fn static_headers(
     use companion_store::keychain::{accounts, OsKeychain, SecretStore};
     let keychain = SecretStore::new(OsKeychain::for_user());
     let name = server.name.as_str();
-    let wanted: Vec<(String, String, Box<dyn Fn(&str) -> String>)> = match &server.auth {
+    // (header, keychain account, prefix of the value)
+    let wanted: Vec<(String, String, &str)> = match &server.auth {
         AuthConfig::Bearer => vec![(
             "Authorization".to_owned(),
             accounts::bearer(name),
-            Box::new(|v: &str| format!("Bearer {v}")),
+            "Bearer ",
         )],
         AuthConfig::Headers { headers } => headers
             .iter()
-            .map(|h| {
-                (
-                    h.clone(),
-                    accounts::header(name, h),
-                    Box::new(|v: &str| v.to_owned()) as Box<dyn Fn(&str) -> String>,
-                )
-            })
+            .map(|h| (h.clone(), accounts::header(name, h), ""))
             .collect(),
         _ => Vec::new(),
     };
     let mut out = Vec::new();
-    for (header, account, format) in wanted {
+    for (header, account, prefix) in wanted {
         let value = keychain
             .get(&account)
             .map_err(|e| format!("{name}: {e}"))?
             .ok_or_else(|| format!("{name}: no value for {header} in the keychain; run `mcp-companion remove {name}` and add it again"))?;
-        let mut v = HeaderValue::from_str(&format(value.expose())).map_err(|_| {
-            format!("{name}: the stored {header} value is not a valid header value")
-        })?;
+        let mut v =
+            HeaderValue::from_str(&format!("{prefix}{}", value.expose())).map_err(|_| {
+                format!("{name}: the stored {header} value is not a valid header value")
+            })?;
         v.set_sensitive(true);
         let n = HeaderName::from_bytes(header.as_bytes())
             .map_err(|_| format!("{name}: {header} is not a valid header name"))?;
