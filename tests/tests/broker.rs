@@ -729,3 +729,37 @@ fn connect_sends_static_credentials_from_the_keychain() {
     assert_no_secret_in(&c.path("config"), &[&jwt, "k-123"]);
     assert_no_secret_in(&c.path("data"), &[&jwt, "k-123"]);
 }
+
+#[test]
+fn probe_with_the_keychain_store_uses_the_brokers_tokens() {
+    if !session_bus() {
+        return;
+    }
+    let Some(node) = peers_available() else {
+        return;
+    };
+    let peers = Peer::start(&node, "start-pair.mjs", &["--auto-login", "alice"]);
+    let mut c = Companion::new();
+    c.ok(&["add", "kc", &peers.get("mcp")]);
+    c.start_daemon(&[]);
+    let out = c.run(&["probe", "kc", "--store", "keychain", "--json"]);
+    assert!(!out.status.success(), "not signed in yet");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("mcp-companion login kc"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    c.ok(&["login", "kc", "--headless"]);
+    let report: Value = serde_json::from_str(&c.ok(&[
+        "probe", "kc", "--store", "keychain", "--call", "whoami", "--json",
+    ]))
+    .unwrap();
+    assert_eq!(report["ok"], true, "{report:#}");
+    assert!(
+        report["calls"][0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("alice"),
+        "{report:#}"
+    );
+}

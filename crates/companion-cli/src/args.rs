@@ -432,7 +432,8 @@ pub(crate) enum AuthorizeArg {
 pub(crate) enum StoreArg {
     /// Keep tokens in memory for the length of the probe.
     Memory,
-    /// Use the OS keychain (through the credential broker).
+    /// Use the configured server's tokens from the credential broker (OS keychain), through
+    /// the bridge.
     Keychain,
 }
 

@@ -32,7 +32,13 @@ pub(crate) fn run(env: &Env, mut a: ProbeArgs) -> Result<(), Failure> {
         conformance(&mut a, &mut secrets)?;
     }
     if a.store == StoreArg::Keychain {
-        return Err(Failure::usage("--store keychain needs the credential broker, which is not built yet; use --store memory"));
+        // The keychain belongs to the credential broker: the probe then talks to the server
+        // through the real bridge, which gets its tokens from the broker (signed in with
+        // `mcp-companion login`, refreshed and kept in the OS keychain).
+        if a.target.contains("://") {
+            return Err(Failure::usage("--store keychain uses a configured server's tokens: give its name (see `mcp-companion list`), not a URL"));
+        }
+        a.via_bridge = true;
     }
     let mut settings = settings(env, &a, &mut secrets)?;
     settings.callback_timeout = Duration::from_secs(a.timeout.max(1) * 10);
