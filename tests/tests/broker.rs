@@ -763,3 +763,66 @@ fn probe_with_the_keychain_store_uses_the_brokers_tokens() {
         "{report:#}"
     );
 }
+
+#[test]
+fn client_credentials_servers_work_through_connect() {
+    if !session_bus() {
+        return;
+    }
+    let Some(node) = peers_available() else {
+        return;
+    };
+    use std::io::Write;
+    let peers = Peer::start(
+        &node,
+        "start-pair.mjs",
+        &["--client-credentials", "robot:robot-secret"],
+    );
+    let mut c = Companion::new();
+    let mut add = c
+        .cmd(&[
+            "add",
+            "robot",
+            &peers.get("mcp"),
+            "--auth",
+            "client-credentials",
+            "--client-id",
+            "robot",
+            "--scope",
+            "mcp:read",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"robot-secret\n")
+        .unwrap();
+    let out = add.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    c.start_daemon(&[]);
+
+    let r = call_whoami(&c, "robot");
+    assert!(
+        r.get("result").is_some() && r["result"]["isError"] != true,
+        "{r:#}"
+    );
+    let r = call_whoami(&c, "robot"); // a second bridge gets the cached token
+    assert!(r.get("result").is_some(), "{r:#}");
+    let s = stats(&peers);
+    assert_eq!(
+        s["token_requests"]["succeeded_by_grant_type"]["client_credentials"], 1,
+        "{:#}",
+        s["token_requests"]
+    );
+    let status: Value = serde_json::from_str(&c.ok(&["status", "--json"])).unwrap();
+    assert_eq!(status["servers"][0]["state"], "signed_in", "{status:#}");
+    assert_no_secret_in(&c.path("config"), &["robot-secret"]);
+}

@@ -301,7 +301,10 @@ impl Broker {
         }) {
             return Ok(r);
         }
-        self.settings(server, false)?;
+        let machine = self.client_credentials(server).await?;
+        if machine.is_none() {
+            self.settings(server, false)?;
+        }
         let _flight = slot.flight.lock().await;
         self.ensure_loaded(server, &slot).await?;
         // Whoever held the flight before us may have refreshed already.
@@ -313,7 +316,95 @@ impl Broker {
         }) {
             return Ok(r);
         }
+        if let Some(settings) = machine {
+            return self.machine_grant_locked(server, &slot, settings).await;
+        }
         self.refresh_locked(server, &slot).await
+    }
+
+    /// For a server in `client_credentials` mode: the settings of its grant, with the client
+    /// secret from the keychain. `None` for other modes.
+    async fn client_credentials(&self, name: &str) -> Result<Option<AuthSettings>, BrokerError> {
+        let s = self.server(name)?;
+        let AuthConfig::ClientCredentials(cc) = &s.auth else {
+            return Ok(None);
+        };
+        let account = companion_store::keychain::accounts::client_secret(name);
+        let secret = self.blocking(move |v| v.secret(&account)).await?.map_err(keychain_err)?.ok_or_else(|| {
+            BrokerError::new(ErrorKind::AuthFailed, format!("{name} has no client secret in the keychain: run `mcp-companion remove {name}`, then add it again with --auth client-credentials (it asks for the secret)"))
+        })?;
+        let mut a = AuthSettings::new(s.url.to_string());
+        a.scopes.clone_from(&cc.scopes);
+        a.grant = companion_auth::Grant::ClientSecret {
+            client_id: cc.client_id.clone(),
+            secret,
+            post: cc.token_endpoint_auth_method
+                == companion_core::config::ClientAuthMethod::ClientSecretPost,
+        };
+        Ok(Some(a))
+    }
+
+    /// Runs the client credentials grant (there is no refresh token: a new grant replaces an
+    /// expiring token), holding the slot's flight lock.
+    async fn machine_grant_locked(
+        &self,
+        server: &str,
+        slot: &Slot,
+        settings: AuthSettings,
+    ) -> Result<Reply, BrokerError> {
+        let url = settings.server_url.clone();
+        let name = server.to_owned();
+        let (discovery, _) = self
+            .blocking(move |v| v.load_client(&name))
+            .await?
+            .map_err(keychain_err)?;
+        let http = Http::new(Timeline::new())
+            .map_err(|e| BrokerError::new(ErrorKind::AuthFailed, e.to_string()))?;
+        let mut a = Authorizer::new(settings, http);
+        let challenge = match discovery {
+            Some(d) => {
+                a = a.with_discovery(d);
+                (401, None)
+            }
+            None => unauthorized_challenge(&url).await,
+        };
+        let t = match a.on_challenge(challenge.0, challenge.1, None).await {
+            Ok(t) => t.clone(),
+            Err(e) => {
+                let msg = e
+                    .hint()
+                    .map_or_else(|| e.to_string(), |h| format!("{e}. {h}"));
+                slot.with(|k| {
+                    k.state = Some(State::Error);
+                    k.error = Some(msg.clone());
+                });
+                self.emit(server, State::Error, Some(msg.clone()));
+                return Err(BrokerError::new(
+                    if e.is_transient() {
+                        ErrorKind::Transient
+                    } else {
+                        ErrorKind::AuthFailed
+                    },
+                    msg,
+                ));
+            }
+        };
+        let (name, saved, disc) = (server.to_owned(), t.clone(), a.discovery().cloned());
+        self.blocking(move |v| {
+            v.save_tokens(&name, &saved).map_err(|e| e.to_string())?;
+            v.save_client(&name, disc.as_ref(), None, true)
+        })
+        .await?
+        .map_err(|e| BrokerError::new(ErrorKind::Keychain, e))?;
+        let reply = slot.with(|k| {
+            k.tokens = Some(t.clone());
+            k.generation += 1;
+            k.state = Some(State::SignedIn);
+            k.error = None;
+            token_reply(&t, k.generation)
+        });
+        self.emit(server, State::SignedIn, None);
+        Ok(reply)
     }
 
     /// Refreshes while holding the slot's flight lock.
@@ -470,7 +561,9 @@ impl Broker {
         challenges: &[String],
     ) -> Result<Reply, BrokerError> {
         let slot = self.slot(server);
-        self.settings(server, false)?;
+        if self.client_credentials(server).await?.is_none() {
+            self.settings(server, false)?;
+        }
         let _flight = slot.flight.lock().await;
         self.ensure_loaded(server, &slot).await?;
         let refs: Vec<&str> = challenges.iter().map(String::as_str).collect();
@@ -499,12 +592,16 @@ impl Broker {
         }) {
             return Ok(r);
         }
-        // The current token was rejected: drop it and refresh.
+        // The current token was rejected: drop it and refresh (or, for a machine client, grant
+        // again).
         slot.with(|k| {
             if let Some(t) = k.tokens.as_mut() {
                 t.expiry.expires_at = Some(0);
             }
         });
+        if let Some(settings) = self.client_credentials(server).await? {
+            return self.machine_grant_locked(server, &slot, settings).await;
+        }
         self.refresh_locked(server, &slot).await
     }
 
@@ -734,6 +831,19 @@ impl Broker {
                         st.state = State::Error;
                         st.error = Some(e.message);
                     }
+                }
+            } else if matches!(s.auth, AuthConfig::ClientCredentials(_)) {
+                let slot = self.slot(name);
+                if self.ensure_loaded(name, &slot).await.is_ok() {
+                    slot.with(|k| {
+                        st.state = match (&k.tokens, k.state) {
+                            (_, Some(State::Error)) => State::Error,
+                            (Some(t), _) if t.expiry.remaining(now()) != Some(0) => State::SignedIn,
+                            _ => State::NotRequired,
+                        };
+                        st.expires_in = k.tokens.as_ref().and_then(|t| t.expiry.remaining(now()));
+                        st.error.clone_from(&k.error);
+                    });
                 }
             } else if matches!(s.auth, AuthConfig::OAuth(_)) {
                 let slot = self.slot(name);

@@ -70,7 +70,7 @@ pub(crate) fn run(env: &Env, a: &ConnectArgs) -> Result<(), Failure> {
         opts.transport = server.transport;
         log_name = format!("connect-{}.log", server.name);
         match &server.auth {
-            AuthConfig::OAuth(_) => {
+            AuthConfig::OAuth(_) | AuthConfig::ClientCredentials(_) => {
                 tokens = Some(Box::new(BrokerTokens {
                     server: server.name.to_string(),
                     start: super::broker::start_command(env)?,
@@ -82,14 +82,6 @@ pub(crate) fn run(env: &Env, a: &ConnectArgs) -> Result<(), Failure> {
                 Ok(h) => opts.headers.extend(h),
                 Err(why) => opts.refuse = Some(why),
             },
-            other => {
-                opts.refuse = Some(format!(
-                    "{} uses auth mode {:?}, which `mcp-companion connect` does not support yet; \
-                     use auth mode \"oauth\" or \"none\", or connect to the URL with --header",
-                    server.name,
-                    other.mode_name()
-                ));
-            }
         }
     }
     if let Some(t) = a.transport {
