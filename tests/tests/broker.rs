@@ -826,3 +826,111 @@ fn client_credentials_servers_work_through_connect() {
     assert_eq!(status["servers"][0]["state"], "signed_in", "{status:#}");
     assert_no_secret_in(&c.path("config"), &["robot-secret"]);
 }
+
+/// Adds a server (secret lines on stdin), signs in headlessly through the broker, then calls
+/// `whoami` through `connect`.
+fn sign_in_and_call(c: &mut Companion, add_args: &[&str], stdin: &str) -> Value {
+    use std::io::Write;
+    let mut add = c
+        .cmd(add_args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = add.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{add_args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if c.daemon.is_none() {
+        c.start_daemon(&[]);
+    }
+    c.ok(&["login", add_args[1], "--headless"]);
+    call_whoami(c, add_args[1])
+}
+
+#[test]
+fn provider_quirks_auth0_entra_and_object_form_metadata() {
+    if !session_bus() {
+        return;
+    }
+    let Some(node) = peers_available() else {
+        return;
+    };
+    let mut c = Companion::new();
+
+    // Resource metadata listing its authorization server as an object.
+    let objects = Peer::start(
+        &node,
+        "start-pair.mjs",
+        &["--auto-login", "alice", "--auth-server-objects"],
+    );
+    let r = sign_in_and_call(&mut c, &["add", "objects", &objects.get("mcp")], "");
+    assert!(r["result"].to_string().contains("alice"), "{r:#}");
+
+    // Auth0-like: no dynamic registration, `audience` required, `resource` ignored.
+    let auth0 = Peer::start(
+        &node,
+        "start-pair.mjs",
+        &[
+            "--auto-login",
+            "alice",
+            "--no-registration",
+            "--client",
+            "desk:desk-secret:loopback",
+            "--require-audience",
+        ],
+    );
+    let r = sign_in_and_call(
+        &mut c,
+        &[
+            "add",
+            "auth0",
+            &auth0.get("mcp"),
+            "--client-id",
+            "desk",
+            "--client-secret",
+            "--profile",
+            "auth0",
+        ],
+        "desk-secret\n",
+    );
+    assert!(r["result"].to_string().contains("alice"), "{r:#}");
+    let log = &stats(&auth0)["authorization_log"];
+    assert_eq!(
+        log[0]["audience"],
+        auth0.get("mcp"),
+        "the profile sent the audience: {log:#}"
+    );
+    assert_eq!(stats(&auth0)["registrations"], 0);
+
+    // Entra-like: `resource` is refused; `--no-resource` leaves it out everywhere.
+    let entra = Peer::start(
+        &node,
+        "start-pair.mjs",
+        &["--auto-login", "alice", "--reject-resource"],
+    );
+    let r = sign_in_and_call(
+        &mut c,
+        &["add", "entra", &entra.get("mcp"), "--no-resource"],
+        "",
+    );
+    assert!(r["result"].to_string().contains("alice"), "{r:#}");
+    let tokens = &stats(&entra)["token_log"];
+    assert!(
+        tokens
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["resource"].is_null()),
+        "{tokens:#}"
+    );
+    assert_no_secret_in(&c.path("config"), &["desk-secret"]);
+}

@@ -607,7 +607,15 @@ impl Broker {
 
     /// Signs in: a person is present (CLI `login`, tray click).
     pub async fn sign_in(&self, server: &str, headless: bool) -> Result<Reply, BrokerError> {
-        let settings = self.settings(server, headless)?;
+        let mut settings = self.settings(server, headless)?;
+        if settings.client_id.is_some() {
+            // A pre-registered confidential client: its secret is in the keychain.
+            let name = server.to_owned();
+            settings.client_secret = self
+                .blocking(move |v| v.client_secret(&name))
+                .await?
+                .map_err(keychain_err)?;
+        }
         let configured_client = settings.client_id.is_some();
         let slot = self.slot(server);
         let before = slot.with(|k| k.generation);
