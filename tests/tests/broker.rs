@@ -934,3 +934,55 @@ fn provider_quirks_auth0_entra_and_object_form_metadata() {
     );
     assert_no_secret_in(&c.path("config"), &["desk-secret"]);
 }
+
+#[test]
+fn a_token_command_supplies_the_bearer_token() {
+    if !session_bus() {
+        return;
+    }
+    let Some(node) = peers_available() else {
+        return;
+    };
+    let secret = "hs256-command-secret";
+    let server = Peer::start(&node, "mcp-server.mjs", &["--static-jwt-secret", secret]);
+    let mut c = Companion::new();
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let jwt = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &serde_json::json!({"sub": "from-command", "exp": exp}),
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap();
+    // Stands in for a secrets manager's CLI.
+    let file = c.path("vault-token");
+    std::fs::write(&file, format!("{jwt}\n")).unwrap();
+    let cmd = format!("cat {}", file.display());
+    c.ok(&["add", "tc", &server.get("mcp"), "--token-command", &cmd]);
+    let show = c.ok(&["show", "tc"]);
+    assert!(show.contains("printed by `cat "), "{show}");
+    c.start_daemon(&[]);
+    let r = call_whoami(&c, "tc");
+    assert!(r["result"].to_string().contains("from-command"), "{r:#}");
+    assert_no_secret_in(&c.path("config"), &[&jwt]);
+    assert_no_secret_in(&c.path("data"), &[&jwt]);
+    // A failing command is a clear JSON-RPC error, not a hang.
+    c.ok(&[
+        "add",
+        "bad",
+        &server.get("mcp"),
+        "--token-command",
+        "echo nope >&2; exit 3",
+    ]);
+    let r = call_whoami(&c, "bad");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("failed"),
+        "{r:#}"
+    );
+}

@@ -301,8 +301,13 @@ impl Broker {
         }) {
             return Ok(r);
         }
-        let machine = self.client_credentials(server).await?;
-        if machine.is_none() {
+        let command = self.token_command(server)?;
+        let machine = if command.is_some() {
+            None
+        } else {
+            self.client_credentials(server).await?
+        };
+        if machine.is_none() && command.is_none() {
             self.settings(server, false)?;
         }
         let _flight = slot.flight.lock().await;
@@ -315,6 +320,9 @@ impl Broker {
                 .map(|t| token_reply(t, k.generation))
         }) {
             return Ok(r);
+        }
+        if let Some(cmd) = command {
+            return self.command_token_locked(server, &slot, &cmd).await;
         }
         if let Some(settings) = machine {
             return self.machine_grant_locked(server, &slot, settings).await;
@@ -342,6 +350,79 @@ impl Broker {
                 == companion_core::config::ClientAuthMethod::ClientSecretPost,
         };
         Ok(Some(a))
+    }
+
+    /// For a bearer server whose token a command prints: the command.
+    fn token_command(&self, name: &str) -> Result<Option<String>, BrokerError> {
+        Ok(match self.server(name)?.auth {
+            AuthConfig::Bearer {
+                token_command: Some(c),
+            } => Some(c),
+            _ => None,
+        })
+    }
+
+    /// Runs a server's token command and caches what it prints (in memory only) until the
+    /// token expires: its JWT `exp`, or five minutes for an opaque token.
+    async fn command_token_locked(
+        &self,
+        server: &str,
+        slot: &Slot,
+        command: &str,
+    ) -> Result<Reply, BrokerError> {
+        let fail = |why: String| {
+            BrokerError::new(
+                ErrorKind::AuthFailed,
+                format!("the token command of {server} ({command}) {why}"),
+            )
+        };
+        let mut cmd = if cfg!(windows) {
+            let mut c = tokio::process::Command::new("cmd");
+            c.arg("/C").arg(command);
+            c
+        } else {
+            let mut c = tokio::process::Command::new("sh");
+            c.arg("-c").arg(command);
+            c
+        };
+        cmd.stdin(std::process::Stdio::null()).kill_on_drop(true);
+        let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+            .await
+            .map_err(|_| fail("did not finish within 60 s".to_owned()))?
+            .map_err(|e| fail(format!("could not be started: {e}")))?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            return Err(fail(format!(
+                "failed ({}): {}",
+                out.status,
+                err.lines().last().unwrap_or_default()
+            )));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let Some(token) = text.lines().map(str::trim).find(|l| !l.is_empty()) else {
+            return Err(fail("printed no token".to_owned()));
+        };
+        let expires_at = companion_core::oauth::token::jwt_expiry(token).unwrap_or(now() + 300);
+        let t = TokenSet {
+            access_token: Secret::new(token),
+            refresh_token: None,
+            expiry: companion_core::oauth::token::Expiry {
+                obtained_at: now(),
+                expires_at: Some(expires_at),
+            },
+            scopes: None,
+            issuer: String::new(),
+        };
+        let reply = slot.with(|k| {
+            k.loaded = true;
+            k.tokens = Some(t.clone());
+            k.generation += 1;
+            k.state = Some(State::SignedIn);
+            k.error = None;
+            token_reply(&t, k.generation)
+        });
+        self.emit(server, State::SignedIn, None);
+        Ok(reply)
     }
 
     /// Runs the client credentials grant (there is no refresh token: a new grant replaces an
@@ -561,7 +642,8 @@ impl Broker {
         challenges: &[String],
     ) -> Result<Reply, BrokerError> {
         let slot = self.slot(server);
-        if self.client_credentials(server).await?.is_none() {
+        if self.token_command(server)?.is_none() && self.client_credentials(server).await?.is_none()
+        {
             self.settings(server, false)?;
         }
         let _flight = slot.flight.lock().await;
@@ -599,6 +681,9 @@ impl Broker {
                 t.expiry.expires_at = Some(0);
             }
         });
+        if let Some(cmd) = self.token_command(server)? {
+            return self.command_token_locked(server, &slot, &cmd).await;
+        }
         if let Some(settings) = self.client_credentials(server).await? {
             return self.machine_grant_locked(server, &slot, settings).await;
         }
@@ -807,7 +892,12 @@ impl Broker {
                 issuer: None,
                 error: None,
             };
-            if matches!(s.auth, AuthConfig::Bearer) {
+            if matches!(
+                s.auth,
+                AuthConfig::Bearer {
+                    token_command: None
+                }
+            ) {
                 let name = name.to_owned();
                 let token = self
                     .blocking(move |v| {

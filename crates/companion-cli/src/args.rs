@@ -160,6 +160,10 @@ pub(crate) struct AddArgs {
     /// `--auth bearer`; the token is read without echo, or from standard input.
     #[arg(long, conflicts_with = "auth")]
     pub(crate) bearer: bool,
+    /// A command that prints a bearer token (for example from a secrets manager). The broker
+    /// runs it when a token is needed and caches the token until it expires.
+    #[arg(long, value_name = "COMMAND", conflicts_with_all = ["auth", "bearer"])]
+    pub(crate) token_command: Option<String>,
     /// A header name whose value is kept in the keychain (with `--auth headers`; repeatable).
     #[arg(long = "header", value_name = "NAME")]
     pub(crate) headers: Vec<String>,

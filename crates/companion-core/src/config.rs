@@ -144,8 +144,14 @@ pub enum AuthConfig {
     /// OAuth 2.1 authorization code flow with PKCE (the default).
     #[serde(rename = "oauth")]
     OAuth(OAuthSettings),
-    /// A static bearer token (for example a JWT issued by another application).
-    Bearer,
+    /// A bearer token: static (for example a JWT issued by another application, kept in the
+    /// keychain), or printed by a command.
+    Bearer {
+        /// A command whose standard output is the token (run by the broker, cached until the
+        /// token expires).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        token_command: Option<String>,
+    },
     /// Static headers, such as API keys. Only the names are in the file.
     Headers {
         /// The header names.
@@ -162,7 +168,7 @@ impl AuthConfig {
     pub fn mode_name(&self) -> &'static str {
         match self {
             Self::OAuth(_) => "oauth",
-            Self::Bearer => "bearer",
+            Self::Bearer { .. } => "bearer",
             Self::Headers { .. } => "headers",
             Self::ClientCredentials(_) => "client_credentials",
             Self::None => "none",

@@ -26,7 +26,9 @@ fn static_headers(
     let name = server.name.as_str();
     // (header, keychain account, prefix of the value)
     let wanted: Vec<(String, String, &str)> = match &server.auth {
-        AuthConfig::Bearer => vec![(
+        AuthConfig::Bearer {
+            token_command: None,
+        } => vec![(
             "Authorization".to_owned(),
             accounts::bearer(name),
             "Bearer ",
@@ -70,7 +72,11 @@ pub(crate) fn run(env: &Env, a: &ConnectArgs) -> Result<(), Failure> {
         opts.transport = server.transport;
         log_name = format!("connect-{}.log", server.name);
         match &server.auth {
-            AuthConfig::OAuth(_) | AuthConfig::ClientCredentials(_) => {
+            AuthConfig::OAuth(_)
+            | AuthConfig::ClientCredentials(_)
+            | AuthConfig::Bearer {
+                token_command: Some(_),
+            } => {
                 tokens = Some(Box::new(BrokerTokens {
                     server: server.name.to_string(),
                     start: super::broker::start_command(env)?,
@@ -78,7 +84,10 @@ pub(crate) fn run(env: &Env, a: &ConnectArgs) -> Result<(), Failure> {
                 }));
             }
             AuthConfig::None => {}
-            AuthConfig::Bearer | AuthConfig::Headers { .. } => match static_headers(server) {
+            AuthConfig::Bearer {
+                token_command: None,
+            }
+            | AuthConfig::Headers { .. } => match static_headers(server) {
                 Ok(h) => opts.headers.extend(h),
                 Err(why) => opts.refuse = Some(why),
             },

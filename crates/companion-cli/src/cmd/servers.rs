@@ -22,7 +22,7 @@ pub(crate) fn add(env: &Env, a: AddArgs) -> Result<(), Failure> {
     let name = ServerName::parse(&a.name).map_err(|e| Failure::usage(e.to_string()))?;
     let url = ServerUrl::parse(&a.url).map_err(|e| Failure::usage(e.to_string()))?;
     let mut a = a;
-    if a.bearer {
+    if a.bearer || a.token_command.is_some() {
         a.auth = AuthMode::Bearer;
     }
     let server = ServerConfig {
@@ -61,7 +61,10 @@ pub(crate) fn add(env: &Env, a: AddArgs) -> Result<(), Failure> {
             if secrets.len() == 1 { "" } else { "s" }
         );
     }
-    if let AuthConfig::Bearer = &server.auth {
+    if let AuthConfig::Bearer {
+        token_command: None,
+    } = &server.auth
+    {
         if let Some(exp) = secrets.first().and_then(|(_, t)| jwt_expiry(t.expose())) {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -104,7 +107,7 @@ fn read_secrets(a: &AddArgs, s: &ServerConfig) -> Result<Vec<(String, Secret)>, 
     let name = s.name.as_str();
     let mut out = Vec::new();
     match &s.auth {
-        AuthConfig::Bearer => out.push((accounts::bearer(name), read_secret(&format!("Bearer token for {name} (input hidden): "))?)),
+        AuthConfig::Bearer { token_command: None } => out.push((accounts::bearer(name), read_secret(&format!("Bearer token for {name} (input hidden): "))?)),
         AuthConfig::Headers { headers } => {
             for h in headers {
                 out.push((accounts::header(name, h), read_secret(&format!("Value of {h} for {name} (input hidden): "))?));
@@ -203,7 +206,9 @@ fn auth(a: &AddArgs) -> Result<AuthConfig, Failure> {
                 },
             })
         }
-        AuthMode::Bearer => AuthConfig::Bearer,
+        AuthMode::Bearer => AuthConfig::Bearer {
+            token_command: a.token_command.clone(),
+        },
         AuthMode::Headers => {
             if a.headers.is_empty() {
                 return Err(Failure::usage(
@@ -385,7 +390,15 @@ pub(crate) fn show(env: &Env, a: &ShowArgs) -> Result<(), Failure> {
                 c.token_endpoint_auth_method.as_str().to_owned(),
             ));
         }
-        AuthConfig::Bearer => lines.push(("token", "kept in the keychain".to_owned())),
+        AuthConfig::Bearer {
+            token_command: Some(c),
+        } => lines.push((
+            "token",
+            format!("printed by `{c}` (run by the broker, cached until it expires)"),
+        )),
+        AuthConfig::Bearer {
+            token_command: None,
+        } => lines.push(("token", "kept in the keychain".to_owned())),
         AuthConfig::None => {}
     }
     match (

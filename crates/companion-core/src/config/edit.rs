@@ -151,7 +151,12 @@ fn server_table(s: &ServerConfig) -> Table {
                 value(c.token_endpoint_auth_method.as_str()),
             );
         }
-        AuthConfig::Bearer | AuthConfig::None => {}
+        AuthConfig::Bearer { token_command } => {
+            if let Some(c) = token_command {
+                auth.insert("token_command", value(c));
+            }
+        }
+        AuthConfig::None => {}
     }
     // The default (OAuth, nothing preset) needs no auth table at all.
     let is_default = matches!(&s.auth, AuthConfig::OAuth(_)) && auth.is_empty();

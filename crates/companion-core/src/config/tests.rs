@@ -18,7 +18,7 @@ fn full_file_parses_with_every_mode() {
     let names: Vec<&str> = c.names().collect();
     assert_eq!(
         names,
-        ["linear", "tools", "legacy", "jwt", "keyed", "robot"]
+        ["linear", "tools", "legacy", "jwt", "vault", "keyed", "robot"]
     );
 
     let linear = c.get("linear").unwrap();
@@ -50,7 +50,18 @@ fn full_file_parses_with_every_mode() {
 
     assert_eq!(c.get("legacy").unwrap().transport, Transport::Sse);
     assert_eq!(c.get("legacy").unwrap().auth, AuthConfig::None);
-    assert_eq!(c.get("jwt").unwrap().auth, AuthConfig::Bearer);
+    assert_eq!(
+        c.get("jwt").unwrap().auth,
+        AuthConfig::Bearer {
+            token_command: None
+        }
+    );
+    assert_eq!(
+        c.get("vault").unwrap().auth,
+        AuthConfig::Bearer {
+            token_command: Some("vault read -field=token secret/mcp".into())
+        }
+    );
     assert_eq!(
         c.get("keyed").unwrap().auth,
         AuthConfig::Headers {
@@ -259,7 +270,7 @@ fn remove_keeps_comments_elsewhere() {
     );
     assert!(out.contains("[servers.linear]      # the default"), "{out}");
     assert!(!out.contains("tools.example.com"), "{out}");
-    assert_eq!(Config::parse("c.toml", &out).unwrap().servers.len(), 5);
+    assert_eq!(Config::parse("c.toml", &out).unwrap().servers.len(), 6);
 }
 
 #[test]

@@ -352,7 +352,8 @@ fn auth_config(cx: &mut Ctx<'_>, prefix: &str, raw: RawAuth) -> AuthConfig {
         ],
         "client_credentials" => &["client_id", "scopes", "token_endpoint_auth_method"],
         "headers" => &["headers"],
-        "bearer" | "none" => &[],
+        "bearer" => &["token_command"],
+        "none" => &[],
         other => {
             let span = raw.mode.as_ref().map_or(0..0, Spanned::span);
             cx.invalid(
@@ -366,7 +367,11 @@ fn auth_config(cx: &mut Ctx<'_>, prefix: &str, raw: RawAuth) -> AuthConfig {
             return AuthConfig::None;
         }
     };
-    let present: [(&str, Option<Range<usize>>); 8] = [
+    let present: [(&str, Option<Range<usize>>); 9] = [
+        (
+            "token_command",
+            raw.token_command.as_ref().map(Spanned::span),
+        ),
         ("profile", raw.profile.as_ref().map(Spanned::span)),
         ("client_id", raw.client_id.as_ref().map(Spanned::span)),
         ("scopes", raw.scopes.as_ref().map(Spanned::span)),
@@ -483,7 +488,15 @@ fn auth_config(cx: &mut Ctx<'_>, prefix: &str, raw: RawAuth) -> AuthConfig {
             };
             AuthConfig::Headers { headers }
         }
-        "bearer" => AuthConfig::Bearer,
+        "bearer" => AuthConfig::Bearer {
+            token_command: raw.token_command.map(|c| {
+                let v = c.get_ref().trim().to_owned();
+                if v.is_empty() {
+                    cx.invalid(c.span(), f("token_command"), "cannot be empty".to_owned());
+                }
+                v
+            }),
+        },
         _ => AuthConfig::None,
     }
 }
