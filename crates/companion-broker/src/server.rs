@@ -352,6 +352,24 @@ impl Broker {
         Ok(Some(a))
     }
 
+    /// Makes `t` the server's current token: a new generation, state signed in, errors and
+    /// backoff cleared (a pending step-up stays pending), and an event for the tray. Returns the
+    /// reply for the caller.
+    fn install(&self, server: &str, slot: &Slot, t: &TokenSet) -> Reply {
+        let reply = slot.with(|k| {
+            k.loaded = true;
+            k.tokens = Some(t.clone());
+            k.generation += 1;
+            k.state = Some(State::SignedIn);
+            k.error = None;
+            k.backoff = 0;
+            k.retry_at = 0;
+            token_reply(t, k.generation)
+        });
+        self.emit(server, State::SignedIn, None);
+        reply
+    }
+
     /// For a bearer server whose token a command prints: the command.
     fn token_command(&self, name: &str) -> Result<Option<String>, BrokerError> {
         Ok(match self.server(name)?.auth {
@@ -413,16 +431,7 @@ impl Broker {
             scopes: None,
             issuer: String::new(),
         };
-        let reply = slot.with(|k| {
-            k.loaded = true;
-            k.tokens = Some(t.clone());
-            k.generation += 1;
-            k.state = Some(State::SignedIn);
-            k.error = None;
-            token_reply(&t, k.generation)
-        });
-        self.emit(server, State::SignedIn, None);
-        Ok(reply)
+        Ok(self.install(server, slot, &t))
     }
 
     /// Runs the client credentials grant (there is no refresh token: a new grant replaces an
@@ -477,15 +486,7 @@ impl Broker {
         })
         .await?
         .map_err(|e| BrokerError::new(ErrorKind::Keychain, e))?;
-        let reply = slot.with(|k| {
-            k.tokens = Some(t.clone());
-            k.generation += 1;
-            k.state = Some(State::SignedIn);
-            k.error = None;
-            token_reply(&t, k.generation)
-        });
-        self.emit(server, State::SignedIn, None);
-        Ok(reply)
+        Ok(self.install(server, slot, &t))
     }
 
     /// Refreshes while holding the slot's flight lock.
@@ -553,18 +554,8 @@ impl Broker {
                 self.blocking(move |v| v.save_tokens(&name, &saved))
                     .await?
                     .map_err(keychain_err)?;
-                let reply = slot.with(|k| {
-                    k.tokens = Some(t.clone());
-                    k.generation += 1;
-                    k.state = Some(State::SignedIn);
-                    k.error = None;
-                    k.backoff = 0;
-                    k.retry_at = 0;
-                    token_reply(&t, k.generation)
-                });
                 tracing::info!(server, "token refreshed");
-                self.emit(server, State::SignedIn, None);
-                Ok(reply)
+                Ok(self.install(server, slot, &t))
             }
             Err(AuthError::Token { source, .. }) if source.is_invalid_grant() => {
                 // The grant is gone (revoked, expired, or a refresh token replayed): only a
@@ -778,16 +769,8 @@ impl Broker {
         })
         .await?
         .map_err(|e| BrokerError::new(ErrorKind::Keychain, e))?;
-        slot.with(|k| {
-            k.tokens = Some(t.clone());
-            k.generation += 1;
-            k.state = Some(State::SignedIn);
-            k.step_up = None;
-            k.error = None;
-            k.backoff = 0;
-            k.retry_at = 0;
-        });
-        self.emit(server, State::SignedIn, None);
+        slot.with(|k| k.step_up = None);
+        self.install(server, &slot, &t);
         Ok(Reply::Done {
             done: format!(
                 "signed in to {server}{}",
