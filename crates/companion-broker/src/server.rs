@@ -352,6 +352,27 @@ impl Broker {
         Ok(Some(a))
     }
 
+    /// Records a failed sign-in or grant (state, event for the tray) and turns it into the
+    /// error for the caller, with what the user can do.
+    fn auth_failed(&self, server: &str, slot: &Slot, e: &AuthError) -> BrokerError {
+        let msg = e
+            .hint()
+            .map_or_else(|| e.to_string(), |h| format!("{e}. {h}"));
+        slot.with(|k| {
+            k.state = Some(State::Error);
+            k.error = Some(msg.clone());
+        });
+        self.emit(server, State::Error, Some(msg.clone()));
+        BrokerError::new(
+            if e.is_transient() {
+                ErrorKind::Transient
+            } else {
+                ErrorKind::AuthFailed
+            },
+            msg,
+        )
+    }
+
     /// Makes `t` the server's current token: a new generation, state signed in, errors and
     /// backoff cleared (a pending step-up stays pending), and an event for the tray. Returns the
     /// reply for the caller.
@@ -460,24 +481,7 @@ impl Broker {
         };
         let t = match a.on_challenge(challenge.0, challenge.1, None).await {
             Ok(t) => t.clone(),
-            Err(e) => {
-                let msg = e
-                    .hint()
-                    .map_or_else(|| e.to_string(), |h| format!("{e}. {h}"));
-                slot.with(|k| {
-                    k.state = Some(State::Error);
-                    k.error = Some(msg.clone());
-                });
-                self.emit(server, State::Error, Some(msg.clone()));
-                return Err(BrokerError::new(
-                    if e.is_transient() {
-                        ErrorKind::Transient
-                    } else {
-                        ErrorKind::AuthFailed
-                    },
-                    msg,
-                ));
-            }
+            Err(e) => return Err(self.auth_failed(server, slot, &e)),
         };
         let (name, saved, disc) = (server.to_owned(), t.clone(), a.discovery().cloned());
         self.blocking(move |v| {
@@ -741,25 +745,7 @@ impl Broker {
         tracing::info!(server, headless, "signing in");
         let t = match a.on_challenge(status, challenge, None).await {
             Ok(t) => t.clone(),
-            Err(e) => {
-                let msg = match e.hint() {
-                    Some(h) => format!("{e}. {h}"),
-                    None => e.to_string(),
-                };
-                slot.with(|k| {
-                    k.state = Some(State::Error);
-                    k.error = Some(msg.clone());
-                });
-                self.emit(server, State::Error, Some(msg.clone()));
-                return Err(BrokerError::new(
-                    if e.is_transient() {
-                        ErrorKind::Transient
-                    } else {
-                        ErrorKind::AuthFailed
-                    },
-                    msg,
-                ));
-            }
+            Err(e) => return Err(self.auth_failed(server, &slot, &e)),
         };
         let (name, saved) = (server.to_owned(), t.clone());
         let (disc, reg) = (a.discovery().cloned(), a.registration().cloned());

@@ -255,15 +255,9 @@ impl StreamableHttp {
     }
 
     fn network(&self, e: &reqwest::Error) -> TransportError {
-        let mut reason = e.to_string();
-        let mut src = std::error::Error::source(e);
-        while let Some(s) = src {
-            reason = format!("{reason}: {s}");
-            src = s.source();
-        }
         TransportError::Network {
             url: self.url.clone(),
-            reason,
+            reason: error_chain(e),
         }
     }
 
@@ -502,4 +496,16 @@ impl StreamableHttp {
             }
         }
     }
+}
+
+/// An error with its causes ("error sending request: connection refused"), as a person reads
+/// it in a JSON-RPC error or a log line.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut reason = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        reason = format!("{reason}: {s}");
+        src = s.source();
+    }
+    reason
 }

@@ -149,15 +149,9 @@ impl LegacySse {
     }
 
     fn network(&self, e: &reqwest::Error) -> TransportError {
-        let mut reason = e.to_string();
-        let mut src = std::error::Error::source(e);
-        while let Some(s) = src {
-            reason = format!("{reason}: {s}");
-            src = s.source();
-        }
         TransportError::Network {
             url: self.url.to_string(),
-            reason,
+            reason: crate::transport::error_chain(e),
         }
     }
 
