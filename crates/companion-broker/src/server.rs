@@ -352,6 +352,23 @@ impl Broker {
         Ok(Some(a))
     }
 
+    /// Discovery and registration remembered for `server` (off the async threads).
+    async fn load_client(
+        &self,
+        server: &str,
+    ) -> Result<
+        (
+            Option<companion_auth::discovery::Discovery>,
+            Option<Registration>,
+        ),
+        BrokerError,
+    > {
+        let name = server.to_owned();
+        self.blocking(move |v| v.load_client(&name))
+            .await?
+            .map_err(keychain_err)
+    }
+
     /// Records a failed sign-in or grant (state, event for the tray) and turns it into the
     /// error for the caller, with what the user can do.
     fn auth_failed(&self, server: &str, slot: &Slot, e: &AuthError) -> BrokerError {
@@ -464,13 +481,8 @@ impl Broker {
         settings: AuthSettings,
     ) -> Result<Reply, BrokerError> {
         let url = settings.server_url.clone();
-        let name = server.to_owned();
-        let (discovery, _) = self
-            .blocking(move |v| v.load_client(&name))
-            .await?
-            .map_err(keychain_err)?;
-        let http = Http::new(Timeline::new())
-            .map_err(|e| BrokerError::new(ErrorKind::AuthFailed, e.to_string()))?;
+        let (discovery, _) = self.load_client(server).await?;
+        let http = http()?;
         let mut a = Authorizer::new(settings, http);
         let challenge = match discovery {
             Some(d) => {
@@ -525,11 +537,7 @@ impl Broker {
         }
         let settings = self.settings(server, false)?;
         let configured_id = settings.client_id.clone();
-        let name = server.to_owned();
-        let (discovery, registration) = self
-            .blocking(move |v| v.load_client(&name))
-            .await?
-            .map_err(keychain_err)?;
+        let (discovery, registration) = self.load_client(server).await?;
         let Some(discovery) = discovery else {
             return Err(BrokerError::needs_sign_in(server));
         };
@@ -540,8 +548,7 @@ impl Broker {
         let Some(registration) = registration else {
             return Err(BrokerError::needs_sign_in(server));
         };
-        let http = Http::new(Timeline::new())
-            .map_err(|e| BrokerError::new(ErrorKind::AuthFailed, e.to_string()))?;
+        let http = http()?;
         let mut a = Authorizer::new(settings, http)
             .with_discovery(discovery)
             .with_registration(registration)
@@ -711,13 +718,8 @@ impl Broker {
         }
         self.ensure_loaded(server, &slot).await?;
         let url = settings.server_url.clone();
-        let name = server.to_owned();
-        let (discovery, registration) = self
-            .blocking(move |v| v.load_client(&name))
-            .await?
-            .map_err(keychain_err)?;
-        let http = Http::new(Timeline::new())
-            .map_err(|e| BrokerError::new(ErrorKind::AuthFailed, e.to_string()))?;
+        let (discovery, registration) = self.load_client(server).await?;
+        let http = http()?;
         let step_up = slot.with(|k| k.step_up.clone());
         let (status, challenge) = match &step_up {
             Some(scopes) => (
@@ -775,11 +777,7 @@ impl Broker {
         let _flight = slot.flight.lock().await;
         self.ensure_loaded(server, &slot).await?;
         let tokens = slot.with(|k| k.tokens.clone());
-        let name = server.to_owned();
-        let (discovery, registration) = self
-            .blocking(move |v| v.load_client(&name))
-            .await?
-            .map_err(keychain_err)?;
+        let (discovery, registration) = self.load_client(server).await?;
         let registration = match configured {
             Some(id) => Some(self.configured_registration(server, id).await?),
             None => registration,
@@ -788,7 +786,7 @@ impl Broker {
         if let (Some(t), Some(d), Some(reg)) = (&tokens, &discovery, &registration) {
             if let Some(endpoint) = &d.server.revocation_endpoint {
                 let auth = client_auth(reg, &d.server);
-                if let Ok(http) = Http::new(Timeline::new()) {
+                if let Ok(http) = http() {
                     let mut pairs: Vec<(&Secret, &str)> = Vec::new();
                     if let Some(r) = &t.refresh_token {
                         pairs.push((r, "refresh_token"));
@@ -1113,6 +1111,11 @@ fn local_route() -> Option<std::net::IpAddr> {
     let s = std::net::UdpSocket::bind(("0.0.0.0", 0)).ok()?;
     s.connect(("192.0.2.1", 9)).ok()?;
     s.local_addr().ok().map(|a| a.ip())
+}
+
+/// An HTTP client for one OAuth operation (its own timeline).
+fn http() -> Result<Http, BrokerError> {
+    Http::new(Timeline::new()).map_err(|e| BrokerError::new(ErrorKind::AuthFailed, e.to_string()))
 }
 
 /// Asks the server without a token, to learn its challenge (where its metadata is, which scope).

@@ -246,10 +246,7 @@ impl StreamableHttp {
             );
         }
         if let Some(t) = &s.bearer {
-            let mut v = HeaderValue::from_str(&format!("Bearer {}", t.expose()))
-                .map_err(|_| TransportError::Header("Authorization".to_owned()))?;
-            v.set_sensitive(true);
-            h.insert(AUTHORIZATION, v);
+            h.insert(AUTHORIZATION, bearer_header(t)?);
         }
         Ok(h)
     }
@@ -508,4 +505,12 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
         src = s.source();
     }
     reason
+}
+
+/// `Authorization: Bearer …`, marked sensitive so it never appears in logs.
+pub(crate) fn bearer_header(token: &Secret) -> Result<HeaderValue, TransportError> {
+    let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+        .map_err(|_| TransportError::Header("Authorization".to_owned()))?;
+    v.set_sensitive(true);
+    Ok(v)
 }

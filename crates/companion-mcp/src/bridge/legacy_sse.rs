@@ -140,10 +140,7 @@ impl LegacySse {
             .lock()
             .map_err(|_| TransportError::Header("state".to_owned()))?;
         if let Some(t) = bearer.as_ref() {
-            let mut v = HeaderValue::from_str(&format!("Bearer {}", t.expose()))
-                .map_err(|_| TransportError::Header("Authorization".to_owned()))?;
-            v.set_sensitive(true);
-            h.insert(AUTHORIZATION, v);
+            h.insert(AUTHORIZATION, crate::transport::bearer_header(t)?);
         }
         Ok(h)
     }
