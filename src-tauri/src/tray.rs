@@ -8,7 +8,7 @@ use companion_core::tray::{self, IconState, MenuEntry, ServerLine, TrayAction};
 use tauri::image::Image;
 use tauri::menu::{IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
-use tauri::{AppHandle, Wry};
+use tauri::{AppHandle, Emitter, Manager, Wry};
 
 const TRAY_ID: &str = "main";
 
@@ -62,6 +62,7 @@ async fn follow_broker(app: AppHandle) {
         if events.subscribe().await.is_err() {
             continue;
         }
+        let mut gate = companion_core::notify::Gate::new();
         loop {
             match calls.call(Op::Status).await {
                 Ok(Reply::Status { servers }) => {
@@ -77,9 +78,17 @@ async fn follow_broker(app: AppHandle) {
                 }
                 Err(_) => break,
             }
+            // The window (if open) re-reads the list.
+            let _ = app.emit("servers-changed", ());
             // Wake on an event, or every 30 s so expiry countdowns stay current.
             match tokio::time::timeout(Duration::from_secs(30), events.next_event()).await {
-                Ok(Some(_)) | Err(_) => {}
+                Ok(Some(ev)) => {
+                    let enabled = app
+                        .try_state::<crate::AppState>()
+                        .is_some_and(|s| s.api.settings().notifications);
+                    crate::notify::on_event(&app, &mut gate, &ev, enabled);
+                }
+                Err(_) => {}
                 Ok(None) => break,
             }
         }
@@ -139,16 +148,41 @@ fn build_menu(app: &AppHandle, entries: &[MenuEntry]) -> tauri::Result<Menu<Wry>
 }
 
 fn on_click(app: &AppHandle, id: &str) {
-    let op = match TrayAction::from_id(id) {
-        Some(TrayAction::Quit) => return app.exit(0),
-        Some(TrayAction::SignIn(server)) => Op::SignIn {
-            server,
-            headless: false,
-        },
-        Some(TrayAction::SignOut(server)) => Op::SignOut { server },
-        None => return,
-    };
-    // The person clicked: only now may a browser open.
+    use companion_api::Route;
+    match TrayAction::from_id(id) {
+        Some(TrayAction::Quit) => app.exit(0),
+        // The person clicked: only now may a browser open.
+        Some(TrayAction::SignIn(server)) => sign_in(app, server),
+        Some(TrayAction::SignOut(server)) => call(Op::SignOut { server }),
+        Some(TrayAction::Details(name)) => crate::open_window(app, Route::Details { name }),
+        Some(TrayAction::AddServer) => crate::open_window(
+            app,
+            Route::Add {
+                url: String::new(),
+                name: String::new(),
+            },
+        ),
+        Some(TrayAction::Open) => crate::open_window(app, Route::List),
+        Some(TrayAction::CopyClientConfig(name)) => {
+            if let Some(s) = app.try_state::<crate::AppState>() {
+                if let Err(e) = crate::copy_text(app, &s.api.client_config(&name)) {
+                    eprintln!("mcp-companion-app: {e}");
+                }
+            }
+        }
+        None => {}
+    }
+}
+
+/// Starts a sign-in (a person asked: from the menu or a notification).
+pub(crate) fn sign_in(_app: &AppHandle, server: String) {
+    call(Op::SignIn {
+        server,
+        headless: false,
+    });
+}
+
+fn call(op: Op) {
     tauri::async_runtime::spawn(async move {
         if let Ok(mut c) = BrokerClient::connect(&Endpoint::for_user()).await {
             if let Err(e) = c.call(op).await {

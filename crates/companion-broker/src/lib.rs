@@ -16,5 +16,5 @@ pub mod vault;
 
 pub use client::{BrokerClient, StartCommand, Token};
 pub use endpoint::{Endpoint, EndpointError};
-pub use protocol::{BrokerError, ErrorKind, Event, Op, Reply, ServerStatus, State};
+pub use protocol::{BrokerError, ErrorKind, Event, Op, RecentEvent, Reply, ServerStatus, State};
 pub use server::{serve_for_user, Broker, BrokerOptions};

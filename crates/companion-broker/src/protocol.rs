@@ -177,6 +177,29 @@ pub struct ServerStatus {
     /// The last error, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Unix time the current token was obtained (sign-in, refresh or grant), if one is held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refreshed_at: Option<u64>,
+    /// How many bridges (`connect` processes) are connected and using this server.
+    #[serde(default)]
+    pub bridges: u32,
+    /// The latest noteworthy events, oldest first (at most [`RECENT_EVENTS`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent: Vec<RecentEvent>,
+}
+
+/// How many recent events a server's status keeps.
+pub const RECENT_EVENTS: usize = 8;
+
+/// Something that happened to a server: an error, a sign-in request, a step-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentEvent {
+    /// Unix time.
+    pub at: u64,
+    /// The state it put the server in.
+    pub state: State,
+    /// What happened, for a person. Never carries a secret.
+    pub message: String,
 }
 
 impl ServerStatus {

@@ -25,8 +25,8 @@ use tokio::sync::broadcast;
 
 use crate::endpoint::{peer_is, Bound};
 use crate::protocol::{
-    BrokerError, ErrorKind, Event, Op, Reply, Request, Response, ServerStatus, State,
-    PROTOCOL_VERSION,
+    BrokerError, ErrorKind, Event, Op, RecentEvent, Reply, Request, Response, ServerStatus, State,
+    PROTOCOL_VERSION, RECENT_EVENTS,
 };
 use crate::vault::Vault;
 
@@ -65,6 +65,8 @@ struct Known {
     step_up: Option<Vec<String>>,
     retry_at: u64,
     backoff: u64,
+    refreshed_at: Option<u64>,
+    recent: std::collections::VecDeque<RecentEvent>,
 }
 
 #[derive(Debug, Default)]
@@ -87,6 +89,8 @@ struct Inner {
     opts: BrokerOptions,
     slots: Mutex<HashMap<String, Arc<Slot>>>,
     events: broadcast::Sender<Event>,
+    /// Connected bridges per server: connections that asked for a token, until they close.
+    bridges: Mutex<HashMap<String, u32>>,
 }
 
 /// The broker. Cheap to clone; every clone is the same broker.
@@ -157,6 +161,7 @@ impl Broker {
                 opts,
                 slots: Mutex::default(),
                 events,
+                bridges: Mutex::default(),
             }),
         }
     }
@@ -175,6 +180,24 @@ impl Broker {
     }
 
     fn emit(&self, server: &str, state: State, message: Option<String>) {
+        let note = match (&message, state) {
+            (Some(m), _) => Some(m.clone()),
+            (None, State::NeedsSignIn) => Some("needs sign-in".to_owned()),
+            (None, State::SignedIn) => Some("signed in".to_owned()),
+            (None, _) => None,
+        };
+        if let Some(message) = note {
+            self.slot(server).with(|k| {
+                if k.recent.len() == RECENT_EVENTS {
+                    k.recent.pop_front();
+                }
+                k.recent.push_back(RecentEvent {
+                    at: now(),
+                    state,
+                    message,
+                });
+            });
+        }
         let _ = self.inner.events.send(Event {
             server: server.to_owned(),
             state,
@@ -402,6 +425,7 @@ impl Broker {
             k.error = None;
             k.backoff = 0;
             k.retry_at = 0;
+            k.refreshed_at = Some(now());
             token_reply(t, k.generation)
         });
         self.emit(server, State::SignedIn, None);
@@ -858,6 +882,9 @@ impl Broker {
                 scopes: None,
                 issuer: None,
                 error: None,
+                refreshed_at: None,
+                bridges: self.bridges(name),
+                recent: Vec::new(),
             };
             if matches!(
                 s.auth,
@@ -944,9 +971,32 @@ impl Broker {
                     });
                 }
             }
+            self.slot(name).with(|k| {
+                st.refreshed_at = k.tokens.as_ref().and(k.refreshed_at);
+                st.recent = k.recent.iter().cloned().collect();
+            });
             servers.push(st);
         }
         Ok(Reply::Status { servers })
+    }
+
+    fn bridges(&self, server: &str) -> u32 {
+        match self.inner.bridges.lock() {
+            Ok(b) => b.get(server).copied().unwrap_or(0),
+            Err(p) => p.into_inner().get(server).copied().unwrap_or(0),
+        }
+    }
+
+    fn count_bridge(&self, server: &str, delta: i32) {
+        let mut b = match self.inner.bridges.lock() {
+            Ok(b) => b,
+            Err(p) => p.into_inner(),
+        };
+        let n = b.entry(server.to_owned()).or_default();
+        *n = n.saturating_add_signed(delta);
+        if *n == 0 {
+            b.remove(server);
+        }
     }
 
     fn clear_backoff(&self) {
@@ -1030,6 +1080,10 @@ impl Broker {
     }
 
     async fn connection(self, stream: UnixStream) {
+        let mut bridge = BridgeGuard {
+            broker: self.clone(),
+            servers: std::collections::HashSet::new(),
+        };
         let (r, mut w) = stream.into_split();
         let mut lines = BufReader::new(r).lines();
         while let Ok(Some(line)) = lines.next_line().await {
@@ -1078,6 +1132,11 @@ impl Broker {
                 }
                 return;
             }
+            if let Op::GetToken { server, .. } = &req.op {
+                if bridge.servers.insert(server.clone()) {
+                    self.count_bridge(server, 1);
+                }
+            }
             let result = self.handle(req.op).await;
             let resp = match result {
                 Ok(ok) => Response {
@@ -1094,6 +1153,20 @@ impl Broker {
             if write(&mut w, &resp).await.is_err() {
                 return;
             }
+        }
+    }
+}
+
+/// Counts a connection as a bridge of each server it asked a token for, until it closes.
+struct BridgeGuard {
+    broker: Broker,
+    servers: std::collections::HashSet<String>,
+}
+
+impl Drop for BridgeGuard {
+    fn drop(&mut self) {
+        for s in &self.servers {
+            self.broker.count_bridge(s, -1);
         }
     }
 }

@@ -18,8 +18,10 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod deeplink;
 pub mod jsonrpc;
 pub mod name;
+pub mod notify;
 pub mod oauth;
 pub mod secret;
 pub mod server_url;

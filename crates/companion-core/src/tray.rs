@@ -81,23 +81,44 @@ pub enum TrayAction {
     SignIn(String),
     /// Sign out of a server.
     SignOut(String),
+    /// Open the window on a server's details.
+    Details(String),
+    /// Copy the JSON an MCP client needs to launch the bridge for a server.
+    CopyClientConfig(String),
+    /// Open the window on the add-server wizard.
+    AddServer,
+    /// Open the window.
+    Open,
 }
 
 const QUIT_ID: &str = "quit";
+const ADD_ID: &str = "add-server";
+const OPEN_ID: &str = "open";
+// Per-server ids are "<action>:<name>"; a server name never contains ':'.
 const SIGN_IN: &str = "sign-in:";
 const SIGN_OUT: &str = "sign-out:";
+const DETAILS: &str = "details:";
+const COPY: &str = "copy-config:";
 
 impl TrayAction {
     /// The action for a menu id, if any.
     pub fn from_id(id: &str) -> Option<Self> {
-        if id == QUIT_ID {
-            return Some(Self::Quit);
+        match id {
+            QUIT_ID => return Some(Self::Quit),
+            ADD_ID => return Some(Self::AddServer),
+            OPEN_ID => return Some(Self::Open),
+            _ => {}
         }
-        if let Some(n) = id.strip_prefix(SIGN_IN) {
-            return Some(Self::SignIn(n.to_owned()));
-        }
-        id.strip_prefix(SIGN_OUT)
-            .map(|n| Self::SignOut(n.to_owned()))
+        type Make = fn(String) -> TrayAction;
+        let per_server: [(&str, Make); 4] = [
+            (SIGN_IN, Self::SignIn),
+            (SIGN_OUT, Self::SignOut),
+            (DETAILS, Self::Details),
+            (COPY, Self::CopyClientConfig),
+        ];
+        per_server
+            .iter()
+            .find_map(|(prefix, make)| id.strip_prefix(prefix).map(|n| make(n.to_owned())))
     }
 }
 
@@ -171,7 +192,7 @@ pub fn menu(servers: Result<&[ServerLine], &str>) -> Vec<MenuEntry> {
     match servers {
         Ok([]) => entries.push(MenuEntry::Item {
             id: "no-servers".to_owned(),
-            label: "No servers yet: mcp-companion add NAME URL".to_owned(),
+            label: "No servers yet".to_owned(),
             enabled: false,
         }),
         Ok(servers) => {
@@ -210,6 +231,17 @@ pub fn menu(servers: Result<&[ServerLine], &str>) -> Vec<MenuEntry> {
                     }
                     Health::NotRequired | Health::Unknown => {}
                 }
+                items.push(MenuEntry::Separator);
+                items.push(MenuEntry::Item {
+                    id: format!("{COPY}{}", s.name),
+                    label: "Copy client config".to_owned(),
+                    enabled: true,
+                });
+                items.push(MenuEntry::Item {
+                    id: format!("{DETAILS}{}", s.name),
+                    label: "Details…".to_owned(),
+                    enabled: true,
+                });
                 let mark = match icon_of(&s.health) {
                     IconState::Ok => "",
                     IconState::Attention => " ⚠",
@@ -228,6 +260,16 @@ pub fn menu(servers: Result<&[ServerLine], &str>) -> Vec<MenuEntry> {
         }),
     }
     entries.push(MenuEntry::Separator);
+    entries.push(MenuEntry::Item {
+        id: ADD_ID.to_owned(),
+        label: "Add server…".to_owned(),
+        enabled: true,
+    });
+    entries.push(MenuEntry::Item {
+        id: OPEN_ID.to_owned(),
+        label: "Open MCP Companion".to_owned(),
+        enabled: true,
+    });
     entries.push(MenuEntry::Item {
         id: QUIT_ID.to_owned(),
         label: "Quit".to_owned(),
@@ -293,18 +335,35 @@ mod tests {
                 "  Signed in · expires in 52 min",
                 "  Re-authenticate",
                 "  Sign out",
+                "  ---",
+                "  Copy client config",
+                "  Details…",
                 "[jira ⚠]",
                 "  Needs sign-in",
                 "  Sign in",
+                "  ---",
+                "  Copy client config",
+                "  Details…",
                 "[wiki ✕]",
                 "  Unreachable: connection refused",
                 "  Sign in",
+                "  ---",
+                "  Copy client config",
+                "  Details…",
                 "[local]",
                 "  No sign-in needed",
+                "  ---",
+                "  Copy client config",
+                "  Details…",
                 "[tools ⚠]",
                 "  Needs approval for more access",
                 "  Approve more access…",
+                "  ---",
+                "  Copy client config",
+                "  Details…",
                 "---",
+                "Add server…",
+                "Open MCP Companion",
                 "Quit",
             ]
         );
@@ -317,6 +376,19 @@ mod tests {
             Some(TrayAction::SignOut("linear".into()))
         );
         assert_eq!(TrayAction::from_id("quit"), Some(TrayAction::Quit));
+        assert_eq!(
+            TrayAction::from_id("details:wiki"),
+            Some(TrayAction::Details("wiki".into()))
+        );
+        assert_eq!(
+            TrayAction::from_id("copy-config:wiki"),
+            Some(TrayAction::CopyClientConfig("wiki".into()))
+        );
+        assert_eq!(
+            TrayAction::from_id("add-server"),
+            Some(TrayAction::AddServer)
+        );
+        assert_eq!(TrayAction::from_id("open"), Some(TrayAction::Open));
         assert_eq!(TrayAction::from_id("status:linear"), None);
     }
 
@@ -351,8 +423,8 @@ mod tests {
     #[test]
     fn empty_and_broken_configs_say_so() {
         assert_eq!(
-            flat(&menu(Ok(&[])))[0],
-            "No servers yet: mcp-companion add NAME URL"
+            flat(&menu(Ok(&[])))[..4],
+            ["No servers yet", "---", "Add server…", "Open MCP Companion"]
         );
         let err = format!("/x/config.toml:3:1: {}\n  hint: y", "z".repeat(200));
         let l = flat(&menu(Err(&err)));

@@ -497,7 +497,7 @@ impl StreamableHttp {
 
 /// An error with its causes ("error sending request: connection refused"), as a person reads
 /// it in a JSON-RPC error or a log line.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut reason = e.to_string();
     let mut src = e.source();
     while let Some(s) = src {

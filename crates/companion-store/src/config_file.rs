@@ -192,6 +192,32 @@ impl ConfigStore {
         self.update(|file, text| edit::remove_server(file, text, name))
     }
 
+    /// Replaces server `old` with `server` (which may have a new name) in one atomic edit, so
+    /// a failed validation leaves the old entry in place.
+    pub fn replace(&self, old: &ServerName, server: &ServerConfig) -> Result<Config, StoreError> {
+        if let Some((path, m)) = self.managed()? {
+            for n in [old.as_str(), server.name.as_str()] {
+                if m.config.get(n).is_some() {
+                    return Err(StoreError::Managed(format!(
+                        "{n} is managed by your organization; it cannot be edited here ({})",
+                        path.display()
+                    )));
+                }
+            }
+            if !m.policy.allows(server.url.as_str()) {
+                return Err(StoreError::Managed(format!(
+                    "your organization's policy does not allow {}; allowed: {}",
+                    server.url,
+                    m.policy.allowed_server_urls.join(", ")
+                )));
+            }
+        }
+        self.update(|file, text| {
+            let without = edit::remove_server(file, text, old)?;
+            edit::add_server(file, &without, server)
+        })
+    }
+
     /// Applies `change` to the file's text and writes the result atomically.
     ///
     /// Optimistic concurrency: just before replacing the file, it is read again; if another

@@ -435,14 +435,7 @@ pub(crate) fn remove(env: &Env, a: &RemoveArgs) -> Result<(), Failure> {
         let _ = writeln!(io::stderr(), "warning: {e}");
     }
     // Its secrets go too. Best effort: the server is already gone from the config.
-    let mut accounts = vec![
-        accounts::tokens(name.as_str()),
-        accounts::client_secret(name.as_str()),
-        accounts::bearer(name.as_str()),
-    ];
-    if let AuthConfig::Headers { headers } = &server.auth {
-        accounts.extend(headers.iter().map(|h| accounts::header(name.as_str(), h)));
-    }
+    let accounts = accounts::of_server(&server);
     let keychain = SecretStore::new(OsKeychain::for_user());
     if let Some(e) = accounts.iter().find_map(|acct| keychain.delete(acct).err()) {
         let _ = writeln!(

@@ -1,0 +1,48 @@
+//! Desktop notifications for broker events: which ones and how often is
+//! `companion_core::notify::Gate`; a click (a person) starts the sign-in. The app never opens
+//! a browser from a background event by itself.
+
+use companion_broker::{Event, State};
+use companion_core::notify::{Gate, Need, Notice};
+use tauri::AppHandle;
+
+/// Offers `ev` to the gate and shows what passes, unless notifications are switched off.
+pub(crate) fn on_event(app: &AppHandle, gate: &mut Gate, ev: &Event, enabled: bool) {
+    let need = match ev.state {
+        State::NeedsSignIn => Need::SignIn,
+        State::StepUpRequired => Need::StepUp,
+        _ => Need::Nothing,
+    };
+    if let Some(n) = gate.offer(&ev.server, need, ev.message.as_deref()) {
+        if enabled {
+            show(app, n);
+        }
+    }
+}
+
+#[cfg(all(unix, not(target_os = "macos")))]
+fn show(app: &AppHandle, n: Notice) {
+    let app = app.clone();
+    // `wait_for_action` blocks until the notification is clicked or closed: its own thread.
+    std::thread::spawn(move || {
+        let shown = notify_rust::Notification::new()
+            .appname("MCP Companion")
+            .summary(&n.title)
+            .body(&n.body)
+            .action("default", "Sign in")
+            .show();
+        match shown {
+            Ok(handle) => handle.wait_for_action(|action| {
+                if action == "default" {
+                    crate::tray::sign_in(&app, n.server.clone());
+                }
+            }),
+            Err(e) => eprintln!("mcp-companion-app: cannot show a notification: {e}"),
+        }
+    });
+}
+
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+fn show(_app: &AppHandle, n: Notice) {
+    eprintln!("mcp-companion-app: {}: {}", n.title, n.body);
+}
