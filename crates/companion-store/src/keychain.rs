@@ -265,6 +265,10 @@ pub mod accounts {
     pub fn header(server: &str, name: &str) -> String {
         format!("{server}/header/{}", name.to_ascii_lowercase())
     }
+    /// The PEM private key of a `private_key_jwt` client.
+    pub fn private_key(server: &str) -> String {
+        format!("{server}/private-key")
+    }
 }
 
 /// Secrets of any size over a [`RawStore`].
