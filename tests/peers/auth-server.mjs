@@ -13,6 +13,7 @@
 import { logger, setLogName, printReadyLine, isMain, listen, closeServer, readBody, pushBounded, bump, htmlEscape, installLifecycle, LIFECYCLE_OPTIONS, toInt, usageError, http, HOST } from './lib/common.mjs';
 
 import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import Provider, { errors } from 'oidc-provider';
 import { generateKeyPair, exportJWK } from 'jose';
@@ -52,6 +53,9 @@ Flags:
   --client-credentials ID:SECRET  register a confidential client that may use the
                                client_credentials grant (repeatable; client_secret_basic, or
                                --client-auth-method)
+  --client-jwks ID:FILE        register a client that may use the client_credentials grant and
+                               authenticates with private_key_jwt, its public keys read from FILE
+                               (a JWKS: {"keys":[...]}) (repeatable)
   --require-audience           Auth0-like: /authorize needs an "audience" parameter, which becomes
                                the token audience; "resource" is ignored at /authorize
   --reject-resource            Entra-like: a "resource" parameter at /authorize or /token is an
@@ -75,6 +79,7 @@ export const AUTH_OPTIONS = {
   client: { type: 'string', multiple: true },
   'client-auth-method': { type: 'string' },
   'client-credentials': { type: 'string', multiple: true },
+  'client-jwks': { type: 'string', multiple: true },
   'require-audience': { type: 'boolean', default: false },
   'reject-resource': { type: 'boolean', default: false },
   'require-offline-access': { type: 'boolean', default: false },
@@ -106,6 +111,18 @@ export function authOptionsFromArgs(values, { portKey = 'port' } = {}) {
     }
     return { clientId: spec.slice(0, idx), clientSecret: spec.slice(idx + 1) };
   });
+  const jwksClients = (values['client-jwks'] || []).map((spec) => {
+    const idx = spec.indexOf(':');
+    if (idx <= 0 || idx === spec.length - 1) {
+      throw new Error(`--client-jwks expects ID:FILE, got ${JSON.stringify(spec)}`);
+    }
+    const file = spec.slice(idx + 1);
+    const jwks = JSON.parse(fs.readFileSync(file, 'utf8'));
+    if (!Array.isArray(jwks.keys) || jwks.keys.some((k) => k.d !== undefined)) {
+      throw new Error(`--client-jwks ${file}: expected a JWKS of public keys ({"keys":[...]}, no "d")`);
+    }
+    return { clientId: spec.slice(0, idx), jwks };
+  });
   for (const r of values.resource || []) {
     if (!URL.canParse(r)) throw new Error(`--resource must be an absolute URL, got ${JSON.stringify(r)}`);
   }
@@ -124,6 +141,7 @@ export function authOptionsFromArgs(values, { portKey = 'port' } = {}) {
     clients,
     clientAuthMethod,
     ccClients,
+    jwksClients,
     requireAudience: !!values['require-audience'],
     rejectResource: !!values['reject-resource'],
     requireOfflineAccess: !!values['require-offline-access'],
@@ -135,6 +153,17 @@ export function authOptionsFromArgs(values, { portKey = 'port' } = {}) {
 function isLoopbackUrl(value) {
   const u = URL.parse(value);
   return !!u && (u.protocol === 'http:' || u.protocol === 'https:') && LOOPBACK_HOSTNAMES.has(u.hostname);
+}
+
+/** The decoded JOSE header of a client assertion, or undefined. */
+function assertionHeader(jwt) {
+  if (typeof jwt !== 'string') return undefined;
+  try {
+    const { alg, kid, typ } = JSON.parse(Buffer.from(jwt.split('.')[0], 'base64url').toString('utf8'));
+    return { alg, kid, typ };
+  } catch {
+    return { error: 'undecodable' };
+  }
 }
 
 function newStats() {
@@ -174,6 +203,7 @@ export async function startAuthServer(options = {}) {
     clients: [],
     clientAuthMethod: 'client_secret_basic',
     ccClients: [],
+    jwksClients: [],
     rotateRefreshTokens: true,
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
   };
@@ -222,6 +252,18 @@ export async function startAuthServer(options = {}) {
       response_types: [],
       redirect_uris: [],
       token_endpoint_auth_method: o.clientAuthMethod,
+    });
+  }
+
+  for (const c of o.jwksClients) {
+    staticClients.push({
+      client_id: c.clientId,
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      // RFC 7523 client assertions signed with a key from the client's JWKS.
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: c.jwks,
     });
   }
 
@@ -321,7 +363,7 @@ export async function startAuthServer(options = {}) {
       },
       revocation: { enabled: true },
       introspection: { enabled: true },
-      clientCredentials: { enabled: o.ccClients.length > 0 },
+      clientCredentials: { enabled: o.ccClients.length + o.jwksClients.length > 0 },
       resourceIndicators: {
         enabled: true,
         // Called (without `oneOf`) when an authorization / client_credentials
@@ -727,6 +769,8 @@ or the interaction expired. The HTTP client must keep the cookies set by /author
         resource: body.resource,
         scope: body.scope,
         has_code_verifier: body.code_verifier !== undefined,
+        // The client assertion's header (private_key_jwt): which key signed it.
+        assertion_header: assertionHeader(body.client_assertion),
         status: ctx.status,
         error: ok ? undefined : ctx.body?.error,
         error_description: ok ? undefined : ctx.body?.error_description,

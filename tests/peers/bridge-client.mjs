@@ -4,12 +4,20 @@
 // "everything" server, and reports what it saw as ONE JSON line on stdout.
 //
 //   node bridge-client.mjs --bridge /path/to/mcp-companion -- connect URL [connect options…]
+//   node bridge-client.mjs --bridge BIN --whoami --pass-env XDG_CONFIG_HOME … -- connect NAME
+//
+// Like an MCP client, the SDK gives the bridge only a few variables of its own environment
+// (HOME, PATH, USER, …); --pass-env NAME (repeatable) adds one, as an MCP client config's
+// "env" block would.
 //
 // Steps (each recorded in "steps", the first failure stops the run and sets "error"):
 // initialize, tools/list, tools/call echo, a long-running call with progress
 // notifications, sampling and elicitation round trips (server → client requests answered by
 // this client through the bridge), resources/list, prompts/list, ping, and then close
 // (stdin EOF) with the bridge's exit code.
+//
+// With --whoami (against mcp-server.mjs instead): initialize, tools/list, tools/call whoami
+// (its result, parsed, is the report's "whoami"), ping, close.
 
 import { printReadyLine } from './lib/common.mjs';
 
@@ -26,6 +34,8 @@ const { values, positionals } = parseArgs({
   options: {
     bridge: { type: 'string' },
     'skip-server-requests': { type: 'boolean', default: false },
+    whoami: { type: 'boolean', default: false },
+    'pass-env': { type: 'string', multiple: true },
   },
   allowPositionals: true,
 });
@@ -38,7 +48,7 @@ if (!values.bridge || positionals.length === 0) {
 // progress notification that arrives in the same read as its response is reported through
 // onerror as "for an unknown token" instead of reaching onprogress. Count those too: they did
 // arrive, in order, through the bridge.
-const report = { steps: [], progress: [], late_progress: 0, server_requests: [], exit_code: null, error: null };
+const report = { steps: [], progress: [], late_progress: 0, server_requests: [], whoami: null, exit_code: null, error: null };
 const step = async (name, fn) => {
   const started = performance.now();
   try {
@@ -53,6 +63,9 @@ const step = async (name, fn) => {
 const transport = new StdioClientTransport({
   command: values.bridge,
   args: positionals,
+  env: Object.fromEntries((values['pass-env'] || [])
+    .filter((k) => process.env[k] !== undefined)
+    .map((k) => [k, process.env[k]])),
   stderr: 'inherit',
 });
 const client = new Client(
@@ -79,11 +92,24 @@ client.onerror = (err) => {
 
 const text = (result) => (result.content ?? []).map((c) => c.text ?? '').join('\n');
 
-try {
-  await step('initialize', async () => {
-    await client.connect(transport);
-    return { server: client.getServerVersion(), protocol: transport.protocolVersion ?? null };
+/** Against mcp-server.mjs: who the server thinks is calling. */
+async function whoamiSteps() {
+  await step('tools/list', async () => {
+    const tools = (await client.listTools()).tools.map((t) => t.name);
+    if (!tools.includes('whoami')) throw new Error(`no whoami tool in ${tools}`);
+    return { count: tools.length };
   });
+  await step('tools/call whoami', async () => {
+    const r = await client.callTool({ name: 'whoami', arguments: {} });
+    if (r.isError) throw new Error(text(r));
+    report.whoami = JSON.parse(text(r));
+    return report.whoami;
+  });
+  await step('ping', async () => client.ping());
+}
+
+/** Against the "everything" server: every kind of message, both ways. */
+async function everythingSteps() {
   let tools = [];
   await step('tools/list', async () => {
     tools = (await client.listTools()).tools.map((t) => t.name);
@@ -136,6 +162,14 @@ try {
     });
     return { calls: results.length };
   });
+}
+
+try {
+  await step('initialize', async () => {
+    await client.connect(transport);
+    return { server: client.getServerVersion(), protocol: transport.protocolVersion ?? null };
+  });
+  await (values.whoami ? whoamiSteps() : everythingSteps());
 } catch (err) {
   report.error = String(err?.message ?? err);
 }

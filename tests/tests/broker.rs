@@ -53,19 +53,41 @@ impl Companion {
 
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(binary("mcp-companion"));
-        c.args(args)
-            .env("HOME", self.home.path())
+        c.args(args);
+        self.env(&mut c);
+        c
+    }
+
+    /// This installation's environment. Its managed file is `managed.toml` in its home (absent
+    /// unless a test writes it).
+    fn env(&self, c: &mut Command) {
+        c.env("HOME", self.home.path())
             .env("XDG_CONFIG_HOME", self.path("config"))
             .env("XDG_DATA_HOME", self.path("data"))
             .env("XDG_RUNTIME_DIR", self.path("run"))
             .env("MCP_COMPANION_KEYCHAIN_NAMESPACE", &self.namespace)
+            .env("MCP_COMPANION_MANAGED_CONFIG", self.path("managed.toml"))
             .env_remove("DISPLAY")
             .env_remove("MCP_COMPANION_CONFIG");
-        c
     }
 
     fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output().unwrap()
+    }
+
+    /// Runs a command with `stdin` as its standard input (secrets, one per line).
+    fn run_with(&self, args: &[&str], stdin: &str) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A command that refuses its arguments exits without reading: a broken pipe is fine.
+        let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+        child.wait_with_output().unwrap()
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -874,6 +896,14 @@ fn provider_quirks_auth0_entra_and_object_form_metadata() {
     );
     let r = sign_in_and_call(&mut c, &["add", "objects", &objects.get("mcp")], "");
     assert!(r["result"].to_string().contains("alice"), "{r:#}");
+    let show = c.ok(&["show", "objects"]);
+    assert!(
+        show.contains(&format!(
+            "generic (detected from the issuer {})",
+            objects.get("issuer")
+        )),
+        "{show}"
+    );
 
     // Auth0-like: no dynamic registration, `audience` required, `resource` ignored.
     let auth0 = Peer::start(
@@ -985,4 +1015,371 @@ fn a_token_command_supplies_the_bearer_token() {
             .contains("failed"),
         "{r:#}"
     );
+}
+
+/// Runs tests/peers/bridge-client.mjs, an official MCP SDK client, with `mcp-companion connect
+/// NAME` as its stdio server (as Claude Desktop would), and returns its report: initialize,
+/// tools/list, tools/call whoami, ping, close.
+fn sdk_whoami(c: &Companion, node: &Path, name: &str) -> Value {
+    let mut cmd = Command::new(node);
+    c.env(&mut cmd);
+    cmd.arg(companion_tests::peers_dir().join("bridge-client.mjs"))
+        .arg("--bridge")
+        .arg(binary("mcp-companion"))
+        .arg("--whoami");
+    // What an MCP client config's "env" block would give the bridge here.
+    for var in [
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        "XDG_RUNTIME_DIR",
+        "MCP_COMPANION_KEYCHAIN_NAMESPACE",
+        "MCP_COMPANION_MANAGED_CONFIG",
+        "DBUS_SESSION_BUS_ADDRESS",
+    ] {
+        cmd.args(["--pass-env", var]);
+    }
+    let out = cmd
+        .args(["--", "connect", name])
+        .current_dir(companion_tests::peers_dir())
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("bridge-client.mjs printed no report ({e}): {stdout}"));
+    assert_eq!(report["error"], Value::Null, "{report:#}");
+    assert_eq!(report["exit_code"], 0, "{report:#}");
+    report
+}
+
+/// Generates a key pair with tests/peers/keygen.mjs: (PKCS#8 PEM file, public JWKS file).
+fn keygen(node: &Path, alg: &str, extra: &[&str], dir: &Path) -> (PathBuf, PathBuf) {
+    let out = Command::new(node)
+        .arg(companion_tests::peers_dir().join("keygen.mjs"))
+        .args(["--alg", alg, "--out"])
+        .arg(dir)
+        .args(extra)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "keygen.mjs {alg} failed");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        PathBuf::from(v["key"].as_str().unwrap()),
+        PathBuf::from(v["jwks"].as_str().unwrap()),
+    )
+}
+
+fn failed_with(out: &Output, code: i32) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn private_key_jwt_client_credentials_work_through_connect() {
+    if !session_bus() {
+        return;
+    }
+    let Some(node) = peers_available() else {
+        return;
+    };
+    let mut c = Companion::new();
+    let keys = c.path("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    // The ES256 client's JWKS also holds a decoy key: the assertion must name its kid.
+    let (es_pem, es_jwks) = keygen(&node, "ES256", &["--kid", "k-es", "--decoy"], &keys);
+    let (rs_pem, rs_jwks) = keygen(&node, "RS256", &[], &keys);
+    let peers = Peer::start(
+        &node,
+        "start-pair.mjs",
+        &[
+            "--client-jwks",
+            &format!("robot-es:{}", es_jwks.display()),
+            "--client-jwks",
+            &format!("robot-rs:{}", rs_jwks.display()),
+        ],
+    );
+    let mcp = peers.get("mcp");
+    let es = es_pem.to_str().unwrap();
+    let rs = rs_pem.to_str().unwrap();
+    let add = |name: &str, client: &str, extra: &[&str]| {
+        let mut args = vec![
+            "add",
+            name,
+            &mcp,
+            "--auth",
+            "client-credentials",
+            "--client-id",
+            client,
+        ];
+        args.extend_from_slice(extra);
+        c.run_with(&args, "")
+    };
+
+    // Keys that cannot work are refused before anything is saved, naming the file.
+    let missing = keys.join("nope.pem");
+    let err = failed_with(
+        &add(
+            "bad",
+            "robot-es",
+            &["--private-key", missing.to_str().unwrap()],
+        ),
+        2,
+    );
+    assert!(
+        err.contains(&format!(
+            "cannot read the private key file {}",
+            missing.display()
+        )),
+        "{err}"
+    );
+    let err = failed_with(
+        &add(
+            "bad",
+            "robot-es",
+            &["--private-key", es_jwks.to_str().unwrap()],
+        ),
+        2,
+    );
+    assert!(err.contains("is not a PEM file"), "{err}");
+    let err = failed_with(
+        &add(
+            "bad",
+            "robot-rs",
+            &["--private-key", rs, "--key-alg", "ES256"],
+        ),
+        2,
+    );
+    assert!(err.contains("holds a key for RS256, not ES256"), "{err}");
+    assert!(!c.ok(&["list"]).contains("bad"));
+
+    // ES256 is told by the key itself; RS256 is given.
+    let out = add(
+        "es",
+        "robot-es",
+        &[
+            "--scope",
+            "mcp:read",
+            "--private-key",
+            es,
+            "--key-id",
+            "k-es",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Stored 1 secret in the OS keychain"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = add(
+        "rs",
+        "robot-rs",
+        &["--private-key", rs, "--key-alg", "rs256"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The files are read once: MCP Companion keeps the keys in the keychain only.
+    let es_text = std::fs::read_to_string(&es_pem).unwrap();
+    let rs_text = std::fs::read_to_string(&rs_pem).unwrap();
+    std::fs::remove_file(&es_pem).unwrap();
+    std::fs::remove_file(&rs_pem).unwrap();
+    let kc = c.keychain();
+    assert_eq!(kc.get("es/private-key").unwrap().unwrap().expose(), es_text);
+    let config = std::fs::read_to_string(c.path("config/mcp-companion/config.toml")).unwrap();
+    for want in [
+        "token_endpoint_auth_method = \"private_key_jwt\"",
+        "key_alg = \"ES256\"",
+        "key_id = \"k-es\"",
+        "key_alg = \"RS256\"",
+    ] {
+        assert!(config.contains(want), "{want} in {config}");
+    }
+    let show = c.ok(&["show", "es"]);
+    assert!(
+        show.contains("private_key_jwt (ES256, key id k-es; the key is in the keychain)"),
+        "{show}"
+    );
+
+    c.start_daemon(&[]);
+    let r = sdk_whoami(&c, &node, "es");
+    assert_eq!(r["whoami"]["client_id"], "robot-es", "{r:#}");
+    let r = sdk_whoami(&c, &node, "rs");
+    assert_eq!(r["whoami"]["client_id"], "robot-rs", "{r:#}");
+
+    let s = stats(&peers);
+    let log: Vec<&Value> = s["token_log"].as_array().unwrap().iter().collect();
+    assert_eq!(log.len(), 2, "one grant per server: {log:#?}");
+    assert!(
+        log.iter()
+            .all(|t| t["grant_type"] == "client_credentials"
+                && t["client_auth"] == "private_key_jwt"),
+        "{log:#?}"
+    );
+    assert_eq!(log[0]["assertion_header"]["alg"], "ES256");
+    assert_eq!(log[0]["assertion_header"]["kid"], "k-es");
+    assert_eq!(log[1]["assertion_header"]["alg"], "RS256");
+    assert_eq!(log[1]["assertion_header"]["kid"], Value::Null);
+
+    // No line of either key in files, logs or the daemon's log.
+    let body = |pem: &str| -> String {
+        pem.lines()
+            .find(|l| !l.starts_with("-----"))
+            .unwrap()
+            .to_owned()
+    };
+    let (es_line, rs_line) = (body(&es_text), body(&rs_text));
+    assert_no_secret_in(&c.path("config"), &[&es_line, &rs_line]);
+    assert_no_secret_in(&c.path("data"), &[&es_line, &rs_line]);
+    let daemon_log = std::fs::read_to_string(c.path("daemon.log")).unwrap();
+    assert!(!daemon_log.contains(&es_line) && !daemon_log.contains(&rs_line));
+
+    c.ok(&["remove", "es"]);
+    assert!(
+        kc.get("es/private-key").unwrap().is_none(),
+        "remove also removes the key"
+    );
+}
+
+#[test]
+fn secret_set_gives_a_managed_server_its_secret() {
+    if !session_bus() {
+        return;
+    }
+    let Some(node) = peers_available() else {
+        return;
+    };
+    let peers = Peer::start(
+        &node,
+        "start-pair.mjs",
+        &["--client-credentials", "robot:robot-secret"],
+    );
+    let mut c = Companion::new();
+    let mcp = peers.get("mcp");
+    let managed = format!(
+        "version = 1\n\n[servers.robot]\nurl = \"{mcp}\"\n\
+         auth = {{ mode = \"client_credentials\", client_id = \"robot\", scopes = [\"mcp:read\"] }}\n\n\
+         [servers.keyed]\nurl = \"https://keyed.example.com/mcp\"\n\
+         auth = {{ mode = \"headers\", headers = [\"X-Api-Key\"] }}\n\n\
+         [servers.wiki]\nurl = \"https://wiki.example.com/mcp\"\n\
+         auth = {{ mode = \"oauth\", client_id = \"desk\", profile = \"okta\" }}\n"
+    );
+    std::fs::write(c.path("managed.toml"), &managed).unwrap();
+
+    // `add` cannot give a managed server anything, and says what can (before asking for a secret).
+    let err = failed_with(
+        &c.run_with(
+            &[
+                "add",
+                "robot",
+                &mcp,
+                "--auth",
+                "client-credentials",
+                "--client-id",
+                "robot",
+            ],
+            "",
+        ),
+        2,
+    );
+    assert!(
+        err.contains("managed by your organization") && err.contains("secret set robot"),
+        "{err}"
+    );
+
+    c.start_daemon(&[]);
+    // Without its secret, the bridge says how to store it.
+    let r = call_whoami(&c, "robot");
+    let message = r["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("mcp-companion secret set robot --client-secret"),
+        "{r:#}"
+    );
+
+    // Options the server's auth mode does not use are refused, naming what it takes.
+    let err = failed_with(
+        &c.run_with(&["secret", "set", "robot", "--header", "X-Api-Key"], "x\n"),
+        2,
+    );
+    assert!(
+        err.contains(
+            "robot uses auth mode client_credentials (client_secret_basic), so --header X-Api-Key does not apply"
+        ) && err.contains("robot takes: mcp-companion secret set robot --client-secret"),
+        "{err}"
+    );
+    let err = failed_with(
+        &c.run_with(&["secret", "set", "keyed", "--header", "X-Other"], "x\n"),
+        2,
+    );
+    assert!(
+        err.contains("keyed does not list the header X-Other; its headers are X-Api-Key"),
+        "{err}"
+    );
+    let err = failed_with(&c.run_with(&["secret", "set", "robot"], ""), 2);
+    assert!(
+        err.contains("--client-secret"),
+        "clap names the choices: {err}"
+    );
+
+    let out = c.run_with(
+        &["secret", "set", "robot", "--client-secret"],
+        "robot-secret\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Stored the client secret of robot in the OS keychain (robot is managed by your organization; its settings stay locked)."),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(c.path("managed.toml")).unwrap(),
+        managed,
+        "the managed file is never written"
+    );
+
+    let r = sdk_whoami(&c, &node, "robot");
+    assert_eq!(r["whoami"]["client_id"], "robot", "{r:#}");
+    assert_eq!(r["whoami"]["scope"], "mcp:read", "{r:#}");
+
+    // `show` says it is managed (locked), and which profile applies.
+    let show = c.ok(&["show", "robot"]);
+    assert!(
+        show.contains("managed by") && show.contains("locked"),
+        "{show}"
+    );
+    let show = c.ok(&["show", "wiki"]);
+    assert!(show.contains("okta (configured)"), "{show}");
+    let json: Value = serde_json::from_str(&c.ok(&["show", "wiki", "--json"])).unwrap();
+    assert_eq!(json["managed"], true);
+    assert_eq!(json["profile"]["name"], "okta");
+    assert_eq!(json["profile"]["source"], "configured");
+    assert!(json["managed_file"]
+        .as_str()
+        .unwrap()
+        .ends_with("managed.toml"));
+
+    let out = c.ok(&["secret", "clear", "robot", "--client-secret"]);
+    assert!(out.contains("Removed the client secret of robot"), "{out}");
+    assert!(c.keychain().get("robot/client-secret").unwrap().is_none());
+    assert_no_secret_in(&c.path("config"), &["robot-secret"]);
+    assert_no_secret_in(&c.path("data"), &["robot-secret"]);
 }

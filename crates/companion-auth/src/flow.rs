@@ -62,6 +62,8 @@ pub enum Grant {
         key_pem: Secret,
         /// Signing algorithm.
         alg: SigningAlg,
+        /// The `kid` of the assertion's header, if the server needs one.
+        key_id: Option<String>,
     },
     /// Enterprise-managed authorization (ID-JAG), then a JWT bearer grant with a client secret.
     IdJag {
@@ -295,9 +297,16 @@ impl Authorizer {
                 client_id,
                 key_pem,
                 alg,
+                key_id,
             } => {
                 let issuer = self.discovered()?.server.issuer.clone();
-                let assertion = grants::client_assertion(&client_id, &issuer, &key_pem, alg)?;
+                let assertion = grants::client_assertion(
+                    &client_id,
+                    &issuer,
+                    &key_pem,
+                    alg,
+                    key_id.as_deref(),
+                )?;
                 self.client_credentials(
                     &ClientAuth::PrivateKeyJwt {
                         client_id,

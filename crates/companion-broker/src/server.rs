@@ -354,23 +354,71 @@ impl Broker {
     }
 
     /// For a server in `client_credentials` mode: the settings of its grant, with the client
-    /// secret from the keychain. `None` for other modes.
+    /// secret or private key from the keychain. `None` for other modes.
     async fn client_credentials(&self, name: &str) -> Result<Option<AuthSettings>, BrokerError> {
+        use companion_core::config::ClientAuthMethod;
+        use companion_store::keychain::accounts;
         let s = self.server(name)?;
         let AuthConfig::ClientCredentials(cc) = &s.auth else {
             return Ok(None);
         };
-        let account = companion_store::keychain::accounts::client_secret(name);
-        let secret = self.blocking(move |v| v.secret(&account)).await?.map_err(keychain_err)?.ok_or_else(|| {
-            BrokerError::new(ErrorKind::AuthFailed, format!("{name} has no client secret in the keychain: run `mcp-companion remove {name}`, then add it again with --auth client-credentials (it asks for the secret)"))
-        })?;
+        let method = cc.token_endpoint_auth_method;
+        let (account, what, flag) = match method {
+            ClientAuthMethod::PrivateKeyJwt => (
+                accounts::private_key(name),
+                "private key",
+                "--private-key FILE",
+            ),
+            _ => (
+                accounts::client_secret(name),
+                "client secret",
+                "--client-secret",
+            ),
+        };
+        let stored = self
+            .blocking(move |v| v.secret(&account))
+            .await?
+            .map_err(keychain_err)?
+            .ok_or_else(|| {
+                BrokerError::new(
+                    ErrorKind::AuthFailed,
+                    format!(
+                        "{name} has no {what} in the keychain: store it with \
+                         `mcp-companion secret set {name} {flag}`"
+                    ),
+                )
+            })?;
         let mut a = AuthSettings::new(s.url.to_string());
         a.scopes.clone_from(&cc.scopes);
-        a.grant = companion_auth::Grant::ClientSecret {
-            client_id: cc.client_id.clone(),
-            secret,
-            post: cc.token_endpoint_auth_method
-                == companion_core::config::ClientAuthMethod::ClientSecretPost,
+        a.grant = match method {
+            ClientAuthMethod::PrivateKeyJwt => {
+                // The key was checked when it was stored; check again (it may predate a
+                // `key_alg` in the config) so a mismatch names the fix, not a signing error.
+                let alg = companion_auth::grants::check_signing_key(&stored, cc.key_alg).map_err(
+                    |p| {
+                        BrokerError::new(
+                            ErrorKind::AuthFailed,
+                            format!(
+                                "the private key of {name} in the keychain {p}: store another \
+                                 with `mcp-companion secret set {name} --private-key FILE`"
+                            ),
+                        )
+                    },
+                )?;
+                companion_auth::Grant::PrivateKeyJwt {
+                    client_id: cc.client_id.clone(),
+                    key_pem: stored,
+                    alg,
+                    key_id: cc.key_id.clone(),
+                }
+            }
+            ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost => {
+                companion_auth::Grant::ClientSecret {
+                    client_id: cc.client_id.clone(),
+                    secret: stored,
+                    post: method == ClientAuthMethod::ClientSecretPost,
+                }
+            }
         };
         Ok(Some(a))
     }
@@ -903,7 +951,7 @@ impl Broker {
                     Ok(Some(t)) => match companion_core::oauth::token::jwt_expiry(t.expose()) {
                         Some(exp) if exp <= now() => {
                             st.state = State::Error;
-                            st.error = Some("the stored bearer token has expired; add the server again with a new token".to_owned());
+                            st.error = Some(format!("the stored bearer token has expired; store a new one with `mcp-companion secret set {} --bearer`", s.name));
                         }
                         Some(exp) => {
                             st.expires_in = Some(exp - now());
@@ -917,7 +965,7 @@ impl Broker {
                     },
                     Ok(None) => {
                         st.state = State::Error;
-                        st.error = Some(format!("no bearer token in the keychain; run `mcp-companion remove {}` and add it again with --bearer", s.name));
+                        st.error = Some(format!("no bearer token in the keychain; store one with `mcp-companion secret set {} --bearer`", s.name));
                     }
                     Err(e) => {
                         st.state = State::Error;

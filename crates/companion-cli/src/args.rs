@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 const ABOUT: &str = "\
 Use OAuth-protected remote MCP servers from any MCP client.
@@ -43,7 +43,7 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Add a remote MCP server.
     #[command(after_help = ADD_HELP)]
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// List the configured servers.
     #[command(
         visible_alias = "ls",
@@ -53,6 +53,9 @@ pub(crate) enum Command {
     /// Show one server's settings.
     #[command(after_help = "Example:\n  mcp-companion show linear")]
     Show(ShowArgs),
+    /// Store or clear a server's secrets in the OS keychain (also for managed servers).
+    #[command(subcommand, after_help = SECRET_HELP)]
+    Secret(SecretCommand),
     /// Remove a server from the configuration.
     #[command(
         visible_alias = "rm",
@@ -109,6 +112,11 @@ Examples:
 
   # A server that takes API key headers (values go to the keychain, not the file):
   mcp-companion add keyed https://keyed.example.com/mcp --auth headers --header X-Api-Key
+
+  # Client credentials with a private key (private_key_jwt): the PEM file is read once and
+  # the key kept only in the OS keychain; the algorithm comes from the key unless given.
+  mcp-companion add robot https://robot.example.com/mcp --auth client-credentials \
+      --client-id robot --private-key robot-key.pem --key-id 2024-06
 
   # A local server without authentication, over the legacy SSE transport:
   mcp-companion add local http://127.0.0.1:8931/sse --auth none --transport sse
@@ -167,9 +175,129 @@ pub(crate) struct AddArgs {
     /// A header name whose value is kept in the keychain (with `--auth headers`; repeatable).
     #[arg(long = "header", value_name = "NAME")]
     pub(crate) headers: Vec<String>,
-    /// Token endpoint authentication (with `--auth client-credentials`).
+    /// Token endpoint authentication (with `--auth client-credentials`; `private-key-jwt`
+    /// when --private-key is given).
     #[arg(long, value_enum, value_name = "METHOD")]
     pub(crate) token_endpoint_auth: Option<ClientAuthArg>,
+    /// A PEM file with the client's private key (PKCS#8) for private_key_jwt client
+    /// credentials. Read once; the key is kept only in the OS keychain.
+    #[arg(long, value_name = "FILE", conflicts_with = "client_secret")]
+    pub(crate) private_key: Option<PathBuf>,
+    /// The private key's algorithm (default: the one the key is for).
+    #[arg(long, value_enum, value_name = "ALG", requires = "private_key")]
+    pub(crate) key_alg: Option<KeyAlgArg>,
+    /// The key id (`kid`) the authorization server knows the key by, when it has several.
+    #[arg(long, value_name = "KID", requires = "private_key")]
+    pub(crate) key_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "UPPER")]
+pub(crate) enum KeyAlgArg {
+    /// ECDSA with P-256.
+    #[value(alias = "es256")]
+    Es256,
+    /// RSA (PKCS#1 v1.5) with SHA-256.
+    #[value(alias = "rs256")]
+    Rs256,
+}
+
+impl From<KeyAlgArg> for companion_core::config::SigningAlg {
+    fn from(a: KeyAlgArg) -> Self {
+        match a {
+            KeyAlgArg::Es256 => Self::Es256,
+            KeyAlgArg::Rs256 => Self::Rs256,
+        }
+    }
+}
+
+const SECRET_HELP: &str = "\
+Examples:
+  # A server your organization manages needs its client secret from you:
+  mcp-companion secret set wiki --client-secret
+
+  # Header values, asked for in turn (or read one per line from standard input):
+  mcp-companion secret set keyed --header X-Client-Id --header X-Client-Secret
+
+  # A new static token, piped in:
+  printf '%s\\n' \"$TOKEN\" | mcp-companion secret set jwt --bearer
+
+  # A private key for private_key_jwt client credentials (the file is read once):
+  mcp-companion secret set robot --private-key robot-key.pem
+
+  mcp-companion secret clear robot --private-key
+
+Values go only to the OS keychain, never to a file. This works for your own servers and for
+those your organization manages (their settings stay locked). Which secret a server takes
+follows from its auth mode, shown by `mcp-companion show NAME`.";
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SecretCommand {
+    /// Store a server's client secret, bearer token, header values or private key.
+    #[command(after_help = SECRET_SET_HELP)]
+    Set(SecretSetArgs),
+    /// Remove a server's client secret, bearer token, header values or private key.
+    #[command(after_help = SECRET_CLEAR_HELP)]
+    Clear(SecretClearArgs),
+}
+
+const SECRET_SET_HELP: &str = "\
+Examples:
+  mcp-companion secret set wiki --client-secret
+  mcp-companion secret set keyed --header X-Api-Key
+  mcp-companion secret set jwt --bearer < token.txt
+  mcp-companion secret set robot --private-key robot-key.pem
+
+The value is checked against the server's auth mode: a header the server does not list, or a
+client secret for a server that signs with a private key, is refused with what it takes.";
+
+const SECRET_CLEAR_HELP: &str = "\
+Examples:
+  mcp-companion secret clear wiki --client-secret
+  mcp-companion secret clear keyed --header X-Api-Key
+  mcp-companion secret clear robot --all
+
+Tokens from a sign-in are not touched: `mcp-companion logout NAME` signs out.";
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("what").required(true).args(["client_secret", "bearer", "headers", "private_key"])))]
+pub(crate) struct SecretSetArgs {
+    /// The server's name.
+    pub(crate) name: String,
+    /// The client secret (of a pre-registered OAuth client, or for client credentials).
+    #[arg(long)]
+    pub(crate) client_secret: bool,
+    /// The static bearer token.
+    #[arg(long)]
+    pub(crate) bearer: bool,
+    /// The value of this header (repeatable).
+    #[arg(long = "header", value_name = "NAME")]
+    pub(crate) headers: Vec<String>,
+    /// A PEM file with the private key for private_key_jwt (read once).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) private_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("what").required(true).args(["client_secret", "bearer", "headers", "private_key", "all"])))]
+pub(crate) struct SecretClearArgs {
+    /// The server's name.
+    pub(crate) name: String,
+    /// The client secret.
+    #[arg(long)]
+    pub(crate) client_secret: bool,
+    /// The static bearer token.
+    #[arg(long)]
+    pub(crate) bearer: bool,
+    /// The value of this header (repeatable).
+    #[arg(long = "header", value_name = "NAME")]
+    pub(crate) headers: Vec<String>,
+    /// The private key.
+    #[arg(long)]
+    pub(crate) private_key: bool,
+    /// Every secret above that the server has (not its sign-in tokens).
+    #[arg(long)]
+    pub(crate) all: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,6 +4,7 @@ mod broker;
 mod clients;
 mod connect;
 mod probe;
+mod secret;
 mod servers;
 
 use std::path::PathBuf;
@@ -40,9 +41,10 @@ impl Env {
 pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
     let env = Env::new(cli.config)?;
     match cli.command {
-        Command::Add(a) => servers::add(&env, a),
+        Command::Add(a) => servers::add(&env, *a),
         Command::List(a) => servers::list(&env, &a),
         Command::Show(a) => servers::show(&env, &a),
+        Command::Secret(c) => secret::run(&env, c),
         Command::Remove(a) => servers::remove(&env, &a),
         Command::Probe(a) => probe::run(&env, *a),
         Command::Connect(a) => connect::run(&env, &a),

@@ -349,3 +349,157 @@ fn managed_configuration_is_merged_locked_and_enforced() {
     let (_, err) = h.expect(2, &["list"]);
     assert!(err.contains(&format!("{}:1:", managed.display())), "{err}");
 }
+
+#[test]
+fn key_and_secret_options_are_checked_before_anything_is_read() {
+    let h = Home::new();
+    let d = h.dir.path();
+    let cc = |extra: &[&str]| {
+        let mut args = vec![
+            "add",
+            "robot",
+            "https://robot.example.com/mcp",
+            "--auth",
+            "client-credentials",
+            "--client-id",
+            "robot",
+        ];
+        args.extend_from_slice(extra);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let run = |code: i32, args: Vec<String>| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        h.expect(code, &refs).1
+    };
+
+    let missing = d.join("missing.pem");
+    let err = run(2, cc(&["--private-key", missing.to_str().unwrap()]));
+    assert!(
+        err.contains(&format!(
+            "cannot read the private key file {}",
+            missing.display()
+        )) && err.contains("hint: give the path of a PEM file"),
+        "{err}"
+    );
+    let sec1 = d.join("sec1.pem");
+    fs::write(
+        &sec1,
+        "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIA==\n-----END EC PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let err = run(2, cc(&["--private-key", sec1.to_str().unwrap()]));
+    assert!(
+        err.contains("holds an EC key in SEC1 form")
+            && err.contains(&format!("openssl pkey -in {}", sec1.display()))
+            && !err.contains("MHcCAQEEIA"),
+        "{err}"
+    );
+    let err = run(2, cc(&["--token-endpoint-auth", "private-key-jwt"]));
+    assert!(err.contains("needs --private-key FILE"), "{err}");
+    let err = run(
+        2,
+        cc(&[
+            "--token-endpoint-auth",
+            "client-secret-post",
+            "--private-key",
+            sec1.to_str().unwrap(),
+        ]),
+    );
+    assert!(
+        err.contains(
+            "--private-key is for private_key_jwt, not --token-endpoint-auth client-secret-post"
+        ),
+        "{err}"
+    );
+    let (_, err) = h.expect(
+        2,
+        &[
+            "add",
+            "x",
+            "https://x.example.com/mcp",
+            "--private-key",
+            "k.pem",
+        ],
+    );
+    assert!(
+        err.contains("only applies to --auth client-credentials"),
+        "{err}"
+    );
+    let err = run(2, cc(&["--key-id", "k"]));
+    assert!(
+        err.contains("--private-key"),
+        "clap: --key-id needs it: {err}"
+    );
+    let (out, _) = h.expect(0, &["list"]);
+    assert!(out.contains("No servers yet"), "nothing was added: {out}");
+
+    // `secret set` checks the server and its auth mode before asking for anything.
+    h.expect(0, &["add", "linear", "https://mcp.linear.app/mcp"]);
+    let (_, err) = h.expect(2, &["secret", "set", "lineer", "--client-secret"]);
+    assert!(
+        err.contains("no server called \"lineer\"") && err.contains("did you mean \"linear\"?"),
+        "{err}"
+    );
+    let (_, err) = h.expect(2, &["secret", "set", "linear", "--client-secret"]);
+    assert!(
+        err.contains(
+            "linear uses auth mode oauth with a client registered at sign-in, so --client-secret does not apply"
+        ) && err.contains("hint: linear keeps no secret of yours: sign in with `mcp-companion login linear`"),
+        "{err}"
+    );
+    let (_, err) = h.expect(2, &["secret", "set", "linear"]);
+    assert!(err.contains("--client-secret"), "{err}");
+    let (out, _) = h.expect(0, &["secret", "set", "--help"]);
+    assert!(
+        out.contains("mcp-companion secret set robot --private-key robot-key.pem"),
+        "{out}"
+    );
+    let (out, _) = h.expect(0, &["secret", "--help"]);
+    assert!(out.contains("secret clear robot --private-key"), "{out}");
+}
+
+#[test]
+fn show_says_which_profile_applies() {
+    let h = Home::new();
+    h.expect(0, &["add", "linear", "https://mcp.linear.app/mcp"]);
+    h.expect(
+        0,
+        &[
+            "add",
+            "tools",
+            "https://tools.example.com/mcp",
+            "--client-id",
+            "desk",
+            "--profile",
+            "auth0",
+        ],
+    );
+    let (out, _) = h.expect(0, &["show", "linear"]);
+    assert!(
+        out.contains("profile:        auto: detected from the issuer at the first sign-in"),
+        "{out}"
+    );
+    let v = json(&h.expect(0, &["show", "linear", "--json"]).0);
+    assert_eq!(v["profile"]["source"], "unknown", "{v:#}");
+    assert_eq!(v["managed"], false);
+
+    // After a sign-in, the state file remembers the issuer (never a secret).
+    let state = h.dir.path().join("xdg-data/mcp-companion/state.json");
+    fs::create_dir_all(state.parent().unwrap()).unwrap();
+    fs::write(
+        &state,
+        r#"{"version":1,"servers":{"linear":{"issuer":"https://dev-1.okta.com"},"tools":{"issuer":"https://x.example.com"}}}"#,
+    )
+    .unwrap();
+    let (out, _) = h.expect(0, &["show", "linear"]);
+    assert!(
+        out.contains("okta (detected from the issuer https://dev-1.okta.com)"),
+        "{out}"
+    );
+    let v = json(&h.expect(0, &["show", "linear", "--json"]).0);
+    assert_eq!(v["profile"]["name"], "okta");
+    assert_eq!(v["profile"]["source"], "detected");
+    assert_eq!(v["profile"]["issuer"], "https://dev-1.okta.com");
+    let (out, _) = h.expect(0, &["show", "tools"]);
+    assert!(out.contains("auth0 (configured)"), "{out}");
+}

@@ -237,6 +237,47 @@ pub struct ClientCredentialsSettings {
     pub scopes: Option<Vec<String>>,
     /// How the client authenticates at the token endpoint.
     pub token_endpoint_auth_method: ClientAuthMethod,
+    /// With `private_key_jwt`: the key's signing algorithm (`None`: told by the key itself).
+    /// The key is in the keychain, never here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_alg: Option<SigningAlg>,
+    /// With `private_key_jwt`: the `kid` to put in the assertion's header, when the
+    /// authorization server knows several keys of the client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+}
+
+/// Signing algorithms of a `private_key_jwt` client assertion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SigningAlg {
+    /// ECDSA with P-256 and SHA-256.
+    #[serde(rename = "ES256")]
+    Es256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    #[serde(rename = "RS256")]
+    Rs256,
+}
+
+impl SigningAlg {
+    /// Every accepted name.
+    pub const NAMES: &'static [&'static str] = &["ES256", "RS256"];
+
+    /// Parses `ES256` / `RS256` (any case).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_uppercase().as_str() {
+            "ES256" => Some(Self::Es256),
+            "RS256" => Some(Self::Rs256),
+            _ => None,
+        }
+    }
+
+    /// The JOSE name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Es256 => "ES256",
+            Self::Rs256 => "RS256",
+        }
+    }
 }
 
 /// Client authentication at the token endpoint for the client credentials grant.

@@ -159,6 +159,14 @@ impl ConfigStore {
 
     /// Adds a server, keeping everything else in the file as it is.
     pub fn add(&self, server: &ServerConfig) -> Result<Config, StoreError> {
+        self.check_add(server)?;
+        self.update(|file, text| edit::add_server(file, text, server))
+    }
+
+    /// Whether the organization's managed configuration lets the user add `server` (its name
+    /// is not a managed one, and the policy allows it), without changing anything: so that a
+    /// command can refuse before it asks for secrets.
+    pub fn check_add(&self, server: &ServerConfig) -> Result<(), StoreError> {
         if let Some((path, m)) = self.managed()? {
             let refuse =
                 |why: String| Err(StoreError::Managed(format!("{why} ({})", path.display())));
@@ -179,7 +187,7 @@ impl ConfigStore {
                 ));
             }
         }
-        self.update(|file, text| edit::add_server(file, text, server))
+        Ok(())
     }
 
     /// Removes a server, keeping everything else in the file as it is.

@@ -265,11 +265,20 @@ pub mod accounts {
     pub fn header(server: &str, name: &str) -> String {
         format!("{server}/header/{}", name.to_ascii_lowercase())
     }
+    /// The PEM private key of a `private_key_jwt` client.
+    pub fn private_key(server: &str) -> String {
+        format!("{server}/private-key")
+    }
 
     /// Every account a server may have secrets under, to forget them all when it is removed.
     pub fn of_server(server: &companion_core::config::ServerConfig) -> Vec<String> {
         let name = server.name.as_str();
-        let mut out = vec![tokens(name), client_secret(name), bearer(name)];
+        let mut out = vec![
+            tokens(name),
+            client_secret(name),
+            bearer(name),
+            private_key(name),
+        ];
         if let companion_core::config::AuthConfig::Headers { headers } = &server.auth {
             out.extend(headers.iter().map(|h| header(name, h)));
         }

@@ -24,27 +24,35 @@ fn static_headers(
     use companion_store::keychain::{accounts, OsKeychain, SecretStore};
     let keychain = SecretStore::new(OsKeychain::for_user());
     let name = server.name.as_str();
-    // (header, keychain account, prefix of the value)
-    let wanted: Vec<(String, String, &str)> = match &server.auth {
+    // (header, keychain account, prefix of the value, the `secret set` option that stores it)
+    let wanted: Vec<(String, String, &str, String)> = match &server.auth {
         AuthConfig::Bearer {
             token_command: None,
         } => vec![(
             "Authorization".to_owned(),
             accounts::bearer(name),
             "Bearer ",
+            "--bearer".to_owned(),
         )],
         AuthConfig::Headers { headers } => headers
             .iter()
-            .map(|h| (h.clone(), accounts::header(name, h), ""))
+            .map(|h| {
+                (
+                    h.clone(),
+                    accounts::header(name, h),
+                    "",
+                    format!("--header {h}"),
+                )
+            })
             .collect(),
         _ => Vec::new(),
     };
     let mut out = Vec::new();
-    for (header, account, prefix) in wanted {
+    for (header, account, prefix, option) in wanted {
         let value = keychain
             .get(&account)
             .map_err(|e| format!("{name}: {e}"))?
-            .ok_or_else(|| format!("{name}: no value for {header} in the keychain; run `mcp-companion remove {name}` and add it again"))?;
+            .ok_or_else(|| format!("{name}: no value for {header} in the keychain; store it with `mcp-companion secret set {name} {option}`"))?;
         let mut v =
             HeaderValue::from_str(&format!("{prefix}{}", value.expose())).map_err(|_| {
                 format!("{name}: the stored {header} value is not a valid header value")

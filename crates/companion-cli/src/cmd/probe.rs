@@ -213,6 +213,7 @@ fn settings(env: &Env, a: &ProbeArgs, secrets: &mut Secrets) -> Result<AuthSetti
                     client_id,
                     key_pem: key,
                     alg,
+                    key_id: None,
                 }
             } else {
                 let secret = secrets.client_secret.clone().ok_or_else(|| Failure::usage("--grant client-credentials needs --client-secret-env VAR or --private-key-pem FILE"))?;

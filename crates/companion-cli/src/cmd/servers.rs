@@ -4,17 +4,17 @@ use std::io::{self, Write};
 
 use companion_core::config::{
     AuthConfig, ClientAuthMethod, ClientCredentialsSettings, Config, OAuthSettings,
-    ResourceSetting, ServerConfig, Transport,
+    ResourceSetting, ServerConfig, SigningAlg, Transport,
 };
 use companion_core::name::ServerName;
-use companion_core::oauth::token::jwt_expiry;
+use companion_core::oauth::profile::Profile;
 use companion_core::secret::Secret;
 use companion_core::server_url::ServerUrl;
 use companion_core::suggest::did_you_mean;
-use companion_store::keychain::{accounts, OsKeychain, SecretStore};
+use companion_store::keychain::accounts;
 use serde_json::json;
 
-use super::Env;
+use super::{secret, Env};
 use crate::args::{AddArgs, AuthMode, ClientAuthArg, ListArgs, RemoveArgs, ShowArgs, TransportArg};
 use crate::output::Failure;
 
@@ -25,30 +25,49 @@ pub(crate) fn add(env: &Env, a: AddArgs) -> Result<(), Failure> {
     if a.bearer || a.token_command.is_some() {
         a.auth = AuthMode::Bearer;
     }
+    // Options are checked before the key file is read or a secret is asked for.
+    let mut auth = auth(&a)?;
+    let key = match &a.private_key {
+        Some(path) => Some(secret::read_private_key(path, a.key_alg.map(Into::into))?),
+        None => None,
+    };
+    if let (AuthConfig::ClientCredentials(c), Some((_, alg))) = (&mut auth, &key) {
+        c.key_alg = Some(*alg);
+    }
     let server = ServerConfig {
         name,
         url,
         transport: transport(a.transport),
-        auth: auth(&a)?,
+        auth,
     };
-    // Secrets go to the keychain first: if that fails, the config is not touched.
-    let secrets = read_secrets(&a, &server)?;
-    let keychain = SecretStore::new(OsKeychain::for_user());
-    for (i, (account, value)) in secrets.iter().enumerate() {
-        if let Err(e) = keychain.set(account, value) {
-            for (done, _) in &secrets[..i] {
-                let _ = keychain.delete(done);
-            }
-            return Err(Failure::failed(e.to_string())
-                .hint("MCP Companion keeps secrets only in the OS keychain; nothing was saved"));
-        }
+    // The organization's refusal comes before any secret is asked for.
+    if let Err(e) = env.config.check_add(&server) {
+        let managed = env
+            .config
+            .load()
+            .is_ok_and(|l| l.config.is_managed(server.name.as_str()));
+        let f = Failure::from(e);
+        return Err(if managed {
+            f.hint(format!(
+                "to give it a secret: mcp-companion secret set {} (see `mcp-companion secret set \
+                 --help`)",
+                server.name
+            ))
+        } else {
+            f
+        });
     }
+    // Secrets go to the keychain first: if that fails, the config is not touched.
+    let mut secrets = read_secrets(&a, &server)?;
+    if let Some((pem, _)) = key {
+        secrets.push((accounts::private_key(server.name.as_str()), pem));
+    }
+    let keychain = secret::keychain();
+    let stored = secret::store(&keychain, &secrets)?;
     // The store validates the whole entry the way the file would be read, so a bad scope or
     // parameter is refused now, not at the next start.
     if let Err(e) = env.config.add(&server) {
-        for (account, _) in &secrets {
-            let _ = keychain.delete(account);
-        }
+        stored.undo(&keychain);
         return Err(e.into());
     }
     let mut out = io::stdout().lock();
@@ -65,45 +84,24 @@ pub(crate) fn add(env: &Env, a: AddArgs) -> Result<(), Failure> {
         token_command: None,
     } = &server.auth
     {
-        if let Some(exp) = secrets.first().and_then(|(_, t)| jwt_expiry(t.expose())) {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            if exp <= now {
-                let _ = writeln!(
-                    io::stderr(),
-                    "warning: this token has already expired; the server will refuse it"
-                );
-            } else {
-                let _ = writeln!(out, "The token expires in {} h.", (exp - now) / 3600);
-            }
+        if let Some((_, t)) = secrets.first() {
+            secret::report_expiry(t, &mut out);
         }
+    }
+    if a.private_key.is_some() {
+        let _ = writeln!(
+            out,
+            "MCP Companion keeps its own copy of the key; it does not need the file any more."
+        );
     }
     let _ = writeln!(out, "Config: {}", env.config.path().display());
     Ok(())
 }
 
-/// Reads a secret: without echo from a terminal, else one line from standard input.
-fn read_secret(prompt: &str) -> Result<Secret, Failure> {
-    use std::io::{BufRead, IsTerminal};
-    let value = if io::stdin().is_terminal() {
-        rpassword::prompt_password(prompt)
-            .map_err(|e| Failure::failed(format!("cannot read the secret: {e}")))?
-    } else {
-        let mut line = String::new();
-        io::stdin().lock().read_line(&mut line).map_err(|e| {
-            Failure::failed(format!("cannot read the secret from standard input: {e}"))
-        })?;
-        line.trim_end_matches(['\r', '\n']).to_owned()
-    };
-    if value.trim().is_empty() {
-        return Err(Failure::usage("no secret was given; nothing was saved"));
-    }
-    Ok(Secret::new(value))
-}
-
-/// The secrets this `add` stores, by keychain account.
+/// The secrets this `add` asks for, by keychain account (a private key is read from its file
+/// separately).
 fn read_secrets(a: &AddArgs, s: &ServerConfig) -> Result<Vec<(String, Secret)>, Failure> {
+    use secret::read_secret;
     let name = s.name.as_str();
     let mut out = Vec::new();
     match &s.auth {
@@ -119,7 +117,7 @@ fn read_secrets(a: &AddArgs, s: &ServerConfig) -> Result<Vec<(String, Secret)>, 
             }
             out.push((accounts::client_secret(name), read_secret(&format!("Client secret for {name} (input hidden): "))?));
         }
-        AuthConfig::ClientCredentials(c) if a.client_secret || c.token_endpoint_auth_method != ClientAuthMethod::PrivateKeyJwt => {
+        AuthConfig::ClientCredentials(c) if c.token_endpoint_auth_method != ClientAuthMethod::PrivateKeyJwt => {
             out.push((accounts::client_secret(name), read_secret(&format!("Client secret for {name} (input hidden): "))?));
         }
         _ if a.client_secret => return Err(Failure::usage("--client-secret applies to --auth oauth (with --client-id) and --auth client-credentials")),
@@ -157,9 +155,37 @@ fn auth(a: &AddArgs) -> Result<AuthConfig, Failure> {
     if mode != AuthMode::Headers && !a.headers.is_empty() {
         return Err(misplaced("--header", "headers"));
     }
-    if mode != AuthMode::ClientCredentials && a.token_endpoint_auth.is_some() {
-        return Err(misplaced("--token-endpoint-auth", "client-credentials"));
+    if mode != AuthMode::ClientCredentials
+        && (a.token_endpoint_auth.is_some() || a.private_key.is_some())
+    {
+        return Err(misplaced(
+            "--token-endpoint-auth/--private-key",
+            "client-credentials",
+        ));
     }
+    let method = match (a.token_endpoint_auth, &a.private_key) {
+        (None | Some(ClientAuthArg::PrivateKeyJwt), Some(_)) => ClientAuthMethod::PrivateKeyJwt,
+        (Some(other), Some(_)) => {
+            return Err(Failure::usage(format!(
+                "--private-key is for private_key_jwt, not --token-endpoint-auth {}",
+                if other == ClientAuthArg::ClientSecretPost {
+                    "client-secret-post"
+                } else {
+                    "client-secret-basic"
+                }
+            )))
+        }
+        (Some(ClientAuthArg::PrivateKeyJwt), None) => {
+            return Err(Failure::usage(
+                "--token-endpoint-auth private-key-jwt needs --private-key FILE (a PEM file \
+                 with the client's private key; it is read once and kept in the OS keychain)",
+            ))
+        }
+        (None | Some(ClientAuthArg::ClientSecretBasic), None) => {
+            ClientAuthMethod::ClientSecretBasic
+        }
+        (Some(ClientAuthArg::ClientSecretPost), None) => ClientAuthMethod::ClientSecretPost,
+    };
     if matches!(mode, AuthMode::Bearer | AuthMode::None | AuthMode::Headers)
         && (a.client_id.is_some() || !a.scopes.is_empty())
     {
@@ -228,13 +254,10 @@ fn auth(a: &AddArgs) -> Result<AuthConfig, Failure> {
             AuthConfig::ClientCredentials(ClientCredentialsSettings {
                 client_id,
                 scopes,
-                token_endpoint_auth_method: match a.token_endpoint_auth {
-                    None | Some(ClientAuthArg::ClientSecretBasic) => {
-                        ClientAuthMethod::ClientSecretBasic
-                    }
-                    Some(ClientAuthArg::ClientSecretPost) => ClientAuthMethod::ClientSecretPost,
-                    Some(ClientAuthArg::PrivateKeyJwt) => ClientAuthMethod::PrivateKeyJwt,
-                },
+                token_endpoint_auth_method: method,
+                // Set from the key once it is read.
+                key_alg: None,
+                key_id: a.key_id.clone(),
             })
         }
         AuthMode::None => AuthConfig::None,
@@ -336,7 +359,19 @@ pub(crate) fn show(env: &Env, a: &ShowArgs) -> Result<(), Failure> {
     if a.json {
         let mut v = serde_json::to_value(s).map_err(|e| Failure::failed(e.to_string()))?;
         v["config_file"] = json!(loaded.path.display().to_string());
-        v["managed"] = json!(loaded.config.is_managed(s.name.as_str()));
+        let managed = loaded.config.is_managed(s.name.as_str());
+        v["managed"] = json!(managed);
+        if let (true, Some(p)) = (managed, &loaded.managed_path) {
+            v["managed_file"] = json!(p.display().to_string());
+        }
+        if let AuthConfig::OAuth(o) = &s.auth {
+            let (profile, source, issuer) = profile(env, s.name.as_str(), o);
+            v["profile"] = json!({
+                "name": profile.map(Profile::name),
+                "source": source,
+                "issuer": issuer,
+            });
+        }
         let _ = writeln!(out, "{v:#}");
         return Ok(());
     }
@@ -370,10 +405,13 @@ pub(crate) fn show(env: &Env, a: &ShowArgs) -> Result<(), Failure> {
             }
             lines.push((
                 "profile",
-                o.profile.map_or_else(
-                    || "auto (detected from the issuer at sign-in)".to_owned(),
-                    |p| p.name().to_owned(),
-                ),
+                match profile(env, s.name.as_str(), o) {
+                    (Some(p), "configured", _) => format!("{} (configured)", p.name()),
+                    (Some(p), _, Some(issuer)) => {
+                        format!("{} (detected from the issuer {issuer})", p.name())
+                    }
+                    _ => "auto: detected from the issuer at the first sign-in".to_owned(),
+                },
             ));
         }
         AuthConfig::Headers { headers } => {
@@ -385,9 +423,20 @@ pub(crate) fn show(env: &Env, a: &ShowArgs) -> Result<(), Failure> {
         AuthConfig::ClientCredentials(c) => {
             lines.push(("client id", c.client_id.clone()));
             lines.push(("scopes", scope_text(c.scopes.as_deref())));
+            let method = c.token_endpoint_auth_method.as_str();
             lines.push((
                 "client auth",
-                c.token_endpoint_auth_method.as_str().to_owned(),
+                if c.token_endpoint_auth_method == ClientAuthMethod::PrivateKeyJwt {
+                    let alg = c.key_alg.map_or("the key's algorithm", SigningAlg::as_str);
+                    match &c.key_id {
+                        Some(kid) => {
+                            format!("{method} ({alg}, key id {kid}; the key is in the keychain)")
+                        }
+                        None => format!("{method} ({alg}; the key is in the keychain)"),
+                    }
+                } else {
+                    format!("{method} (the secret is in the keychain)")
+                },
             ));
         }
         AuthConfig::Bearer {
@@ -407,7 +456,12 @@ pub(crate) fn show(env: &Env, a: &ShowArgs) -> Result<(), Failure> {
     ) {
         (Some(p), true) => lines.push((
             "managed by",
-            format!("your organization ({}); read-only", p.display()),
+            format!(
+                "your organization ({}); locked, read-only (`mcp-companion secret set {}` \
+                 stores its secrets)",
+                p.display(),
+                s.name
+            ),
         )),
         _ => lines.push(("config file", loaded.path.display().to_string())),
     }
@@ -416,6 +470,30 @@ pub(crate) fn show(env: &Env, a: &ShowArgs) -> Result<(), Failure> {
         let _ = writeln!(out, "  {:<16}{v}", format!("{k}:"));
     }
     Ok(())
+}
+
+/// The provider profile that applies to an OAuth server: the configured one, else the one
+/// detected from the issuer its last sign-in found (`None` before the first sign-in). Returns
+/// the profile, where it comes from (`configured`, `detected`, `unknown`) and the issuer.
+fn profile(
+    env: &Env,
+    name: &str,
+    o: &OAuthSettings,
+) -> (Option<Profile>, &'static str, Option<String>) {
+    // State is derived and optional: an unreadable state file only means "not known yet".
+    let issuer = env.state.load().ok().and_then(|st| {
+        st.servers
+            .get(name)
+            .and_then(|e| e.fields.get("issuer"))
+            .and_then(serde_json::Value::as_str)
+            .filter(|i| !i.is_empty())
+            .map(str::to_owned)
+    });
+    match (o.profile, &issuer) {
+        (Some(p), _) => (Some(p), "configured", issuer),
+        (None, Some(i)) => (Some(Profile::detect(i)), "detected", issuer),
+        (None, None) => (None, "unknown", None),
+    }
 }
 
 fn scope_text(scopes: Option<&[String]>) -> String {
@@ -436,7 +514,7 @@ pub(crate) fn remove(env: &Env, a: &RemoveArgs) -> Result<(), Failure> {
     }
     // Its secrets go too. Best effort: the server is already gone from the config.
     let accounts = accounts::of_server(&server);
-    let keychain = SecretStore::new(OsKeychain::for_user());
+    let keychain = secret::keychain();
     if let Some(e) = accounts.iter().find_map(|acct| keychain.delete(acct).err()) {
         let _ = writeln!(
             io::stderr(),

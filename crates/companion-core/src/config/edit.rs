@@ -150,6 +150,12 @@ fn server_table(s: &ServerConfig) -> Table {
                 "token_endpoint_auth_method",
                 value(c.token_endpoint_auth_method.as_str()),
             );
+            if let Some(alg) = c.key_alg {
+                auth.insert("key_alg", value(alg.as_str()));
+            }
+            if let Some(kid) = &c.key_id {
+                auth.insert("key_id", value(kid));
+            }
         }
         AuthConfig::Bearer { token_command } => {
             if let Some(c) = token_command {

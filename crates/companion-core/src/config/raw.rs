@@ -50,4 +50,6 @@ pub(super) struct RawAuth {
     pub(super) profile: Option<Spanned<String>>,
     pub(super) token_command: Option<Spanned<String>>,
     pub(super) token_endpoint_auth_method: Option<Spanned<String>>,
+    pub(super) key_alg: Option<Spanned<String>>,
+    pub(super) key_id: Option<Spanned<String>>,
 }

@@ -313,3 +313,61 @@ fn serialises_for_json_output_without_secrets() {
         serde_json::json!({"mode": "headers", "headers": ["X-Client-Id", "X-Client-Secret"]})
     );
 }
+
+#[test]
+fn private_key_jwt_records_the_algorithm_and_key_id_never_the_key() {
+    let text = "[servers.signer]\nurl = \"https://s.io/mcp\"\n[servers.signer.auth]\n\
+                mode = \"client_credentials\"\nclient_id = \"svc\"\n\
+                token_endpoint_auth_method = \"private_key_jwt\"\nkey_alg = \"RS256\"\n\
+                key_id = \"k-2024\"\n";
+    let c = Config::parse("c.toml", text).unwrap();
+    let signer = c.get("signer").unwrap();
+    let AuthConfig::ClientCredentials(cc) = &signer.auth else {
+        panic!("{:?}", signer.auth)
+    };
+    assert_eq!(
+        cc.token_endpoint_auth_method,
+        ClientAuthMethod::PrivateKeyJwt
+    );
+    assert_eq!(cc.key_alg, Some(SigningAlg::Rs256));
+    assert_eq!(cc.key_id.as_deref(), Some("k-2024"));
+    let out = add_server("c.toml", "", signer).unwrap();
+    assert!(out.contains("key_alg = \"RS256\""), "{out}");
+    assert_eq!(Config::parse("c.toml", &out).unwrap(), c, "{out}");
+    let json = serde_json::to_value(signer).unwrap();
+    assert_eq!(json["auth"]["key_alg"], "RS256");
+    assert_eq!(json["auth"]["key_id"], "k-2024");
+
+    // Key settings beside a client secret method are a mistake, named with its line.
+    let e = Config::parse(
+        "c.toml",
+        "[servers.r]\nurl = \"https://r.io\"\n[servers.r.auth]\nmode = \"client_credentials\"\n\
+         client_id = \"r\"\nkey_id = \"k\"\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("c.toml:6:10: servers.r.auth.key_id: is only used with token_endpoint_auth_method = \"private_key_jwt\""),
+        "{e}"
+    );
+    let e = Config::parse(
+        "c.toml",
+        "[servers.r]\nurl = \"https://r.io\"\n[servers.r.auth]\nmode = \"client_credentials\"\n\
+         client_id = \"r\"\ntoken_endpoint_auth_method = \"private_key_jwt\"\nkey_alg = \"HS256\"\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("unknown algorithm \"HS256\"; expected ES256 or RS256"),
+        "{e}"
+    );
+    // The key itself never goes in the file.
+    let e = Config::parse(
+        "c.toml",
+        "[servers.r]\nurl = \"https://r.io\"\n[servers.r.auth]\nmode = \"client_credentials\"\n\
+         client_id = \"r\"\nprivate_key = \"-----BEGIN PRIVATE KEY-----\"\n",
+    )
+    .unwrap_err();
+    assert_eq!(e.problems[0].kind, ProblemKind::Secret, "{e}");
+    assert!(e.to_string().contains("secret set NAME"), "{e}");
+}

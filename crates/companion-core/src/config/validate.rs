@@ -8,7 +8,7 @@ use toml::Spanned;
 use super::raw::{RawAuth, RawFile, RawServer, VersionOnly};
 use super::{
     AuthConfig, ClientAuthMethod, ClientCredentialsSettings, Config, ConfigError, OAuthSettings,
-    Problem, ProblemKind, ResourceSetting, ServerConfig, Transport, CONFIG_VERSION,
+    Problem, ProblemKind, ResourceSetting, ServerConfig, SigningAlg, Transport, CONFIG_VERSION,
 };
 use crate::name::ServerName;
 use crate::oauth::profile::Profile;
@@ -257,7 +257,8 @@ fn syntax_error(cx: &mut Ctx<'_>, e: &toml::de::Error) {
                 format!("`{key}` looks like a secret, and secrets never go in this file"),
                 Some(
                     "delete the line; secrets live in the OS keychain: store one with \
-                     `mcp-companion add NAME URL --bearer`, `--header NAME` or `--client-secret`"
+                     `mcp-companion secret set NAME --bearer`, `--header NAME`, \
+                     `--client-secret` or `--private-key FILE`"
                         .to_owned(),
                 ),
             );
@@ -350,7 +351,13 @@ fn auth_config(cx: &mut Ctx<'_>, prefix: &str, raw: RawAuth) -> AuthConfig {
             "client_metadata_url",
             "profile",
         ],
-        "client_credentials" => &["client_id", "scopes", "token_endpoint_auth_method"],
+        "client_credentials" => &[
+            "client_id",
+            "scopes",
+            "token_endpoint_auth_method",
+            "key_alg",
+            "key_id",
+        ],
         "headers" => &["headers"],
         "bearer" => &["token_command"],
         "none" => &[],
@@ -367,7 +374,7 @@ fn auth_config(cx: &mut Ctx<'_>, prefix: &str, raw: RawAuth) -> AuthConfig {
             return AuthConfig::None;
         }
     };
-    let present: [(&str, Option<Range<usize>>); 9] = [
+    let present: [(&str, Option<Range<usize>>); 11] = [
         (
             "token_command",
             raw.token_command.as_ref().map(Spanned::span),
@@ -389,6 +396,8 @@ fn auth_config(cx: &mut Ctx<'_>, prefix: &str, raw: RawAuth) -> AuthConfig {
             "token_endpoint_auth_method",
             raw.token_endpoint_auth_method.as_ref().map(Spanned::span),
         ),
+        ("key_alg", raw.key_alg.as_ref().map(Spanned::span)),
+        ("key_id", raw.key_id.as_ref().map(Spanned::span)),
     ];
     for (name, span) in present {
         if let Some(span) = span {
@@ -464,10 +473,40 @@ fn auth_config(cx: &mut Ctx<'_>, prefix: &str, raw: RawAuth) -> AuthConfig {
                     }
                 },
             };
+            let key_alg = raw.key_alg.and_then(|a| {
+                let alg = SigningAlg::parse(a.get_ref());
+                if alg.is_none() {
+                    cx.invalid(
+                        a.span(),
+                        f("key_alg"),
+                        format!(
+                            "unknown algorithm {:?}; expected {}",
+                            a.get_ref(),
+                            SigningAlg::NAMES.join(" or ")
+                        ),
+                    );
+                }
+                key_only(cx, &f("key_alg"), a.span(), method);
+                alg
+            });
+            let key_id = raw.key_id.map(|k| {
+                let v = k.get_ref().trim().to_owned();
+                if v.is_empty() || v.chars().any(char::is_control) {
+                    cx.invalid(
+                        k.span(),
+                        f("key_id"),
+                        "must be a non-empty key id without control characters".to_owned(),
+                    );
+                }
+                key_only(cx, &f("key_id"), k.span(), method);
+                v
+            });
             AuthConfig::ClientCredentials(ClientCredentialsSettings {
                 client_id: id,
                 scopes,
                 token_endpoint_auth_method: method,
+                key_alg,
+                key_id,
             })
         }
         "headers" => {
@@ -498,6 +537,22 @@ fn auth_config(cx: &mut Ctx<'_>, prefix: &str, raw: RawAuth) -> AuthConfig {
             }),
         },
         _ => AuthConfig::None,
+    }
+}
+
+/// `key_alg` and `key_id` describe the private key of `private_key_jwt`, and nothing else.
+fn key_only(cx: &mut Ctx<'_>, field: &str, span: Range<usize>, method: ClientAuthMethod) {
+    if method != ClientAuthMethod::PrivateKeyJwt {
+        cx.invalid_hint(
+            span,
+            field.to_owned(),
+            format!(
+                "is only used with token_endpoint_auth_method = \"private_key_jwt\" (this server \
+                 uses {:?})",
+                method.as_str()
+            ),
+            "remove it, or set token_endpoint_auth_method = \"private_key_jwt\"",
+        );
     }
 }
 
