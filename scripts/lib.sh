@@ -25,6 +25,7 @@ BUILD_PACKAGES=(
 TEST_PACKAGES=(
   xvfb xauth dbus gnome-keyring libsecret-tools webkit2gtk-driver xdg-utils
   desktop-file-utils libglib2.0-bin python3 python3-dbus python3-gi python3-venv
+  chromium  # the "system browser" of the window test, headless
 )
 
 ensure_apt() {

@@ -11,3 +11,5 @@ mod conformance;
 mod oauth_flow;
 /// The tray app under Xvfb, its menu read and clicked over D-Bus.
 mod tray;
+/// The window, driven by WebDriver: the add-server wizard, sign-in and out, deep links.
+mod window;

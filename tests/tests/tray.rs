@@ -181,8 +181,14 @@ fn tray_menu_lists_servers_with_their_state_and_quits() {
             "e2e-server ⚠",
             "Needs sign-in",
             "Sign in",
+            "Copy client config",
+            "Details…",
             "local",
             "No sign-in needed",
+            "Copy client config",
+            "Details…",
+            "Add server…",
+            "Open MCP Companion",
             "Quit"
         ],
         "menu as published on D-Bus"
