@@ -42,8 +42,9 @@ const MAX_RESUMES: u32 = 5;
 const DEFAULT_RETRY: Duration = Duration::from_secs(1);
 /// A JSON answer larger than this is forwarded as it arrives (see [`LargeMessage`]).
 const LARGE: usize = 256 * 1024;
-/// Pieces of a [`LargeMessage`] read ahead of its reader.
-const LARGE_QUEUE: usize = 4;
+/// Pieces of a [`LargeMessage`] read ahead of its reader: one is enough to keep stdout busy,
+/// and every piece held pins a buffer of up to a few hundred KiB.
+const LARGE_QUEUE: usize = 1;
 
 /// What happened to a POST.
 #[derive(Debug)]
