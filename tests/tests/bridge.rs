@@ -439,6 +439,57 @@ fn bytes_survive_both_ways() {
 }
 
 #[test]
+fn a_large_json_answer_goes_through_whole_and_in_order() {
+    // Large enough to be forwarded as it arrives rather than gathered; pretty-printed (CR/LF
+    // inside, whitespace around) so the one rewrite is checked across pieces.
+    let text = "é\\u00e9 x".repeat(200_000);
+    let large = format!(
+        "\r\n  {{\r\n  \"jsonrpc\": \"2.0\",\n  \"id\": 7,\n  \"result\": {{\"content\": [{{\"type\": \"text\", \"text\": \"{text}\"}}],\n \"x-n\": 1.50}}\n}}\n \t"
+    );
+    let expected = large.trim().replace(['\r', '\n'], " ");
+    let reply = large.clone();
+    let up = Upstream::start(move |r| {
+        if r.method != "POST" {
+            return Reply::status(if r.method == "DELETE" { 200 } else { 405 });
+        }
+        match method_of(&r.body).as_str() {
+            "initialize" => Reply::json(format!(
+                r#"{{"jsonrpc":"2.0","id":{},"result":{{"protocolVersion":"2025-11-25","capabilities":{{}},"serverInfo":{{"name":"l","version":"1"}}}}}}"#,
+                id_of(&r.body)
+            )),
+            "large" => {
+                Reply::json(reply.replacen("\"id\": 7", &format!("\"id\": {}", id_of(&r.body)), 1))
+            }
+            "small" => Reply::json(format!(
+                r#"{{"jsonrpc":"2.0","id":{},"result":{{}}}}"#,
+                id_of(&r.body)
+            )),
+            _ => Reply::status(202),
+        }
+    });
+    let mut b = Bridge::start(&[&up.url]);
+    b.initialize();
+    b.send(r#"{"jsonrpc":"2.0","id":7,"method":"large"}"#);
+    b.send(r#"{"jsonrpc":"2.0","id":8,"method":"small"}"#);
+    let first = b.raw();
+    let second = b.raw();
+    let (large_line, small_line) = if first.len() > second.len() {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    assert!(large_line.len() > 1_000_000);
+    assert_eq!(large_line, expected, "one line; only CR/LF became spaces");
+    assert_eq!(small_line, r#"{"jsonrpc":"2.0","id":8,"result":{}}"#);
+    // The bridge is still in step afterwards.
+    b.send(r#"{"jsonrpc":"2.0","id":9,"method":"large"}"#);
+    assert_eq!(b.raw(), expected.replacen("\"id\": 7", "\"id\": 9", 1));
+    let (status, took) = b.close(Duration::from_secs(2));
+    assert!(status.success(), "{status}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
+#[test]
 fn an_sse_stream_cut_is_resumed_or_answered_with_an_error() {
     let up = Upstream::start(|r| {
         let sse = |chunks: Vec<&str>, hold: bool| Reply::Sse {

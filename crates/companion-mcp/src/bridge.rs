@@ -32,7 +32,6 @@ pub mod stdio;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
-use std::io::{Read, Write};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -47,8 +46,9 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bridge::legacy_sse::{Connected, LegacySse};
-use crate::bridge::stdio::{error_response, Frame, Output};
-use crate::transport::{PostOutcome, StreamLost, StreamableHttp, TransportError};
+use crate::bridge::stdio::{error_response, Frame, Input, Output};
+pub use crate::bridge::stdio::{Stdin, Stdout};
+use crate::transport::{LargeMessage, PostOutcome, StreamLost, StreamableHttp, TransportError};
 
 /// The JSON-RPC error codes the bridge answers with itself.
 pub mod codes {
@@ -171,21 +171,21 @@ pub enum BridgeError {
 
 /// Runs the bridge until `input` ends or `shutdown` resolves. Messages from the client are
 /// read from `input`; everything for the client is written to `output`.
-pub async fn run<R, W>(
+pub async fn run(
     opts: Options,
     tokens: Option<Box<dyn TokenSource>>,
-    input: R,
-    output: W,
+    input: Stdin,
+    output: Stdout,
     shutdown: impl Future<Output = ()>,
-) -> Result<(), BridgeError>
-where
-    R: Read + Send + 'static,
-    W: Write + Send + 'static,
-{
-    let out = Output::spawn(output)?;
+) -> Result<(), BridgeError> {
+    let out = Output::start(output)?;
     let (lost_tx, lost_rx) = mpsc::unbounded_channel();
     let (http, http_rx) = StreamableHttp::new(opts.url.clone(), opts.headers.clone())?;
-    let http = http.with_lost(lost_tx).with_max_message(opts.max_message);
+    let (large_tx, large_rx) = mpsc::unbounded_channel();
+    let http = http
+        .with_lost(lost_tx)
+        .with_max_message(opts.max_message)
+        .with_large_messages(large_tx);
     let (legacy_tx, legacy_rx) = mpsc::unbounded_channel();
     let (closed_tx, closed_rx) = mpsc::unbounded_channel();
     let bridge = Arc::new(Bridge {
@@ -206,14 +206,14 @@ where
         Arc::clone(&bridge),
         http_rx,
         legacy_rx,
+        large_rx,
         lost_rx,
         closed_rx,
     ));
 
-    let (frames_tx, mut frames) = mpsc::channel(64);
-    stdio::spawn_reader(input, bridge.opts.max_message, frames_tx)?;
+    let mut input = Input::start(input, bridge.opts.max_message)?;
     let relay = async {
-        while let Some(frame) = frames.recv().await {
+        while let Some(frame) = input.next().await {
             bridge.handle(frame).await;
         }
     };
@@ -233,7 +233,7 @@ where
         tracing::info!("asked to stop; ending the session");
     }
     bridge.end_session().await;
-    bridge.out.flush(Duration::from_millis(200));
+    bridge.out.flush(Duration::from_millis(200)).await;
     Ok(())
 }
 
@@ -886,6 +886,37 @@ impl Bridge {
         }
         self.out.send(msg);
     }
+
+    /// A large response, forwarded to stdout as it arrives (see [`LargeMessage`]). Its
+    /// request stays pending until the line is written, so that a cut-off body still gets
+    /// its error and an ending bridge still waits for it.
+    fn deliver_large(self: &Arc<Self>, m: LargeMessage) {
+        let LargeMessage { id, mut pieces } = m;
+        let ordinary = {
+            let s = self.state();
+            !(s.swallow.contains_key(&id)
+                || s.failed.contains(&id)
+                || s.version_from.as_ref() == Some(&id))
+        };
+        let this = Arc::clone(self);
+        if !ordinary {
+            // A replayed or late answer, or the initialize answer the version is read from:
+            // rare enough to gather whole and take the ordinary way.
+            tokio::spawn(async move {
+                let mut whole = Vec::new();
+                while let Some(p) = pieces.recv().await {
+                    whole.extend_from_slice(&p);
+                }
+                this.deliver(Bytes::from(whole));
+            });
+            return;
+        }
+        let written = self.out.stream(pieces);
+        tokio::spawn(async move {
+            let _ = written.await;
+            this.state().pending.remove(&id);
+        });
+    }
 }
 
 /// Routes everything the server sends to stdout, and turns lost streams into errors.
@@ -893,6 +924,7 @@ async fn route(
     bridge: Arc<Bridge>,
     mut http: mpsc::UnboundedReceiver<Bytes>,
     mut legacy: mpsc::UnboundedReceiver<Bytes>,
+    mut large: mpsc::UnboundedReceiver<LargeMessage>,
     mut lost: mpsc::UnboundedReceiver<StreamLost>,
     mut closed: mpsc::UnboundedReceiver<String>,
 ) {
@@ -903,6 +935,7 @@ async fn route(
             biased;
             Some(m) = http.recv() => bridge.deliver(m),
             Some(m) = legacy.recv() => bridge.deliver(m),
+            Some(m) = large.recv() => bridge.deliver_large(m),
             Some(l) = lost.recv() => {
                 let message = format!("{}: {}", bridge.url(), l.reason);
                 bridge.fail(&l.ids, codes::UPSTREAM, &message);

@@ -40,6 +40,11 @@ pub const DEFAULT_MAX_MESSAGE: usize = 64 * 1024 * 1024;
 const MAX_RESUMES: u32 = 5;
 /// Delay before resuming when the server gave no `retry`.
 const DEFAULT_RETRY: Duration = Duration::from_secs(1);
+/// A JSON answer larger than this is forwarded as it arrives (see [`LargeMessage`]).
+const LARGE: usize = 256 * 1024;
+/// Pieces of a [`LargeMessage`] read ahead of its reader: one is enough to keep stdout busy,
+/// and every piece held pins a buffer of up to a few hundred KiB.
+const LARGE_QUEUE: usize = 1;
 
 /// What happened to a POST.
 #[derive(Debug)]
@@ -79,6 +84,18 @@ pub struct StreamLost {
     pub reason: String,
 }
 
+/// A JSON answer too large to hold, forwarded as it arrives: the response to request `id`
+/// (the answer to a POST that carried one request is that request's response). Its pieces
+/// come on `pieces`, which closes at the end of the body; if the body is cut off or grows past
+/// the limit, `id` is also reported as [`StreamLost`].
+#[derive(Debug)]
+pub struct LargeMessage {
+    /// The request id, as canonical JSON text.
+    pub id: String,
+    /// The body, piece by piece.
+    pub pieces: mpsc::Receiver<Bytes>,
+}
+
 /// Transport failures.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -108,6 +125,8 @@ struct Shared {
 pub struct StreamableHttp {
     client: reqwest::Client,
     url: String,
+    /// `url` parsed once, not per request (`None` if it does not parse: every request fails).
+    parsed: Option<reqwest::Url>,
     shared: Arc<Mutex<Shared>>,
     extra: Arc<Vec<(HeaderName, HeaderValue)>>,
     inbound: mpsc::UnboundedSender<Bytes>,
@@ -116,6 +135,8 @@ pub struct StreamableHttp {
     events: Option<mpsc::UnboundedSender<String>>,
     /// Told about requests that will never get a response.
     lost: Option<mpsc::UnboundedSender<StreamLost>>,
+    /// Where large JSON answers go as they arrive; without it they are gathered whole.
+    large: Option<mpsc::UnboundedSender<LargeMessage>>,
 }
 
 impl StreamableHttp {
@@ -134,16 +155,19 @@ impl StreamableHttp {
                 reason: e.to_string(),
             })?;
         let (tx, rx) = mpsc::unbounded_channel();
+        let url: String = url.into();
         Ok((
             Self {
                 client,
-                url: url.into(),
+                parsed: reqwest::Url::parse(&url).ok(),
+                url,
                 shared: Arc::default(),
                 extra: Arc::new(extra_headers),
                 inbound: tx,
                 max_message: DEFAULT_MAX_MESSAGE,
                 events: None,
                 lost: None,
+                large: None,
             },
             rx,
         ))
@@ -158,6 +182,12 @@ impl StreamableHttp {
     /// Reports requests whose responses will never arrive (see [`StreamLost`]).
     pub fn with_lost(mut self, tx: mpsc::UnboundedSender<StreamLost>) -> Self {
         self.lost = Some(tx);
+        self
+    }
+
+    /// Forwards large JSON answers as they arrive, on `tx` (see [`LargeMessage`]).
+    pub fn with_large_messages(mut self, tx: mpsc::UnboundedSender<LargeMessage>) -> Self {
+        self.large = Some(tx);
         self
     }
 
@@ -251,6 +281,17 @@ impl StreamableHttp {
         Ok(h)
     }
 
+    /// The endpoint, parsed once.
+    fn target(&self) -> Result<reqwest::Url, TransportError> {
+        match &self.parsed {
+            Some(u) => Ok(u.clone()),
+            None => Err(TransportError::Network {
+                url: self.url.clone(),
+                reason: "not a valid URL".to_owned(),
+            }),
+        }
+    }
+
     fn network(&self, e: &reqwest::Error) -> TransportError {
         TransportError::Network {
             url: self.url.clone(),
@@ -277,7 +318,7 @@ impl StreamableHttp {
         let had_session = self.session_id().is_some();
         let resp = self
             .client
-            .post(&self.url)
+            .request(reqwest::Method::POST, self.target()?)
             .headers(self.headers()?)
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "application/json, text/event-stream")
@@ -326,8 +367,33 @@ impl StreamableHttp {
             let this = self.clone();
             tokio::spawn(async move { this.read_stream(resp, pending, true).await });
         } else {
-            let bytes = match resp.bytes().await {
-                Ok(b) => b,
+            self.read_json(resp, pending).await;
+        }
+        Ok(PostOutcome::Delivering)
+    }
+
+    /// Reads a JSON answer and delivers it; reports the requests it did not answer.
+    async fn read_json(&self, mut resp: reqwest::Response, mut pending: HashSet<String>) {
+        let too_large = format!("the response exceeded {} bytes", self.max_message);
+        if resp
+            .content_length()
+            .is_some_and(|n| n > self.max_message as u64)
+        {
+            self.lose(pending, too_large);
+            return;
+        }
+        // The answer to one request is that request's response: once it is large it can go
+        // on as it arrives instead of being held whole.
+        let large = match (&self.large, pending.iter().next()) {
+            (Some(tx), Some(id)) if pending.len() == 1 => Some((tx, id.clone())),
+            _ => None,
+        };
+        let mut pieces: Vec<Bytes> = Vec::new();
+        let mut total = 0;
+        loop {
+            let piece = match resp.chunk().await {
+                Ok(Some(p)) => p,
+                Ok(None) => break,
                 Err(e) => {
                     // The headers came, the body did not: the request may have run, but its
                     // response is gone.
@@ -335,33 +401,91 @@ impl StreamableHttp {
                         pending,
                         format!("the response body was cut off ({})", self.network(&e)),
                     );
-                    return Ok(PostOutcome::Delivering);
+                    return;
                 }
             };
-            if bytes.len() > self.max_message {
-                self.lose(
-                    pending,
-                    format!("the response exceeded {} bytes", self.max_message),
-                );
-                return Ok(PostOutcome::Delivering);
+            total += piece.len();
+            if total > self.max_message {
+                self.lose(pending, too_large);
+                return;
             }
-            let mut pending = pending;
-            if let Ok(p) = jsonrpc::peek(&bytes) {
-                for k in p.kinds() {
-                    if let Kind::Response { id } = k {
-                        pending.remove(id);
-                    }
+            pieces.push(piece);
+            if let Some((tx, id)) = &large {
+                if total > LARGE {
+                    let (pieces_tx, pieces_rx) = mpsc::channel(LARGE_QUEUE);
+                    let _ = tx.send(LargeMessage {
+                        id: id.clone(),
+                        pieces: pieces_rx,
+                    });
+                    self.forward_large(resp, pieces, total, pieces_tx, pending)
+                        .await;
+                    return;
                 }
             }
-            if !bytes.trim_ascii().is_empty() {
-                let _ = self.inbound.send(bytes);
-            }
-            self.lose(
-                pending,
-                "the server's JSON answer did not contain the response",
-            );
         }
-        Ok(PostOutcome::Delivering)
+        let bytes = match pieces.len() {
+            0 => Bytes::new(),
+            1 => pieces.swap_remove(0),
+            _ => Bytes::from(pieces.concat()),
+        };
+        if let Ok(p) = jsonrpc::peek(&bytes) {
+            for k in p.kinds() {
+                if let Kind::Response { id } = k {
+                    pending.remove(id);
+                }
+            }
+        }
+        if !bytes.trim_ascii().is_empty() {
+            let _ = self.inbound.send(bytes);
+        }
+        self.lose(
+            pending,
+            "the server's JSON answer did not contain the response",
+        );
+    }
+
+    /// The rest of a [`LargeMessage`]: what came so far, then the body as it arrives.
+    async fn forward_large(
+        &self,
+        mut resp: reqwest::Response,
+        first: Vec<Bytes>,
+        mut total: usize,
+        tx: mpsc::Sender<Bytes>,
+        pending: HashSet<String>,
+    ) {
+        for p in first {
+            if tx.send(p).await.is_err() {
+                return;
+            }
+        }
+        loop {
+            match resp.chunk().await {
+                Ok(Some(p)) => {
+                    total += p.len();
+                    if total > self.max_message {
+                        drop(tx);
+                        self.lose(
+                            pending,
+                            format!("the response exceeded {} bytes", self.max_message),
+                        );
+                        return;
+                    }
+                    if tx.send(p).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    // The line ends where the body did; the request gets an error after it.
+                    drop(tx);
+                    self.lose(
+                        pending,
+                        format!("the response body was cut off ({})", self.network(&e)),
+                    );
+                    return;
+                }
+            }
+        }
     }
 
     /// Opens the standalone GET stream for server-initiated messages. Returns whether the
@@ -379,7 +503,7 @@ impl StreamableHttp {
     async fn get(&self, last_event_id: Option<&str>) -> Result<reqwest::Response, TransportError> {
         let mut req = self
             .client
-            .get(&self.url)
+            .request(reqwest::Method::GET, self.target()?)
             .headers(self.headers()?)
             .header(ACCEPT, "text/event-stream");
         if let Some(id) = last_event_id {
@@ -393,10 +517,13 @@ impl StreamableHttp {
         if self.session_id().is_none() {
             return;
         }
-        if let Ok(h) = self.headers() {
+        if let (Ok(h), Ok(url)) = (self.headers(), self.target()) {
             let _ = tokio::time::timeout(
                 Duration::from_secs(2),
-                self.client.delete(&self.url).headers(h).send(),
+                self.client
+                    .request(reqwest::Method::DELETE, url)
+                    .headers(h)
+                    .send(),
             )
             .await;
         }

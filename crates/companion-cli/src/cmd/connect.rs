@@ -132,22 +132,28 @@ pub(crate) fn run(env: &Env, a: &ConnectArgs) -> Result<(), Failure> {
     result.map_err(|e| Failure::failed(e.to_string()))
 }
 
-/// stdin and stdout as plain files: the bridge buffers itself, and std's line-buffered stdout
-/// would add a write per line (and a lock per call).
+/// stdin and stdout as plain files: the bridge polls pipes and sockets itself and buffers the
+/// rest; std's line-buffered stdout would add a write per line (and a lock per call).
 #[cfg(unix)]
-fn stdio() -> Result<(std::fs::File, std::fs::File), Failure> {
+fn stdio() -> Result<(bridge::Stdin, bridge::Stdout), Failure> {
     use std::os::fd::AsFd;
     let dup = |fd: std::os::fd::BorrowedFd<'_>| {
         fd.try_clone_to_owned()
             .map(std::fs::File::from)
             .map_err(|e| Failure::failed(format!("cannot use stdio: {e}")))
     };
-    Ok((dup(io::stdin().as_fd())?, dup(io::stdout().as_fd())?))
+    Ok((
+        bridge::Stdin::File(dup(io::stdin().as_fd())?),
+        bridge::Stdout::File(dup(io::stdout().as_fd())?),
+    ))
 }
 
 #[cfg(not(unix))]
-fn stdio() -> Result<(io::Stdin, io::Stdout), Failure> {
-    Ok((io::stdin(), io::stdout()))
+fn stdio() -> Result<(bridge::Stdin, bridge::Stdout), Failure> {
+    Ok((
+        bridge::Stdin::Reader(Box::new(io::stdin())),
+        bridge::Stdout::Writer(Box::new(io::stdout())),
+    ))
 }
 
 /// Resolves when the process is asked to stop (SIGTERM, SIGINT).
