@@ -80,11 +80,8 @@ fn on_link(app: &AppHandle, link: &str) {
                 name: name.map(|n| n.as_str().to_owned()).unwrap_or_default(),
             },
         ),
-        Ok(DeepLink::Callback { .. }) => {
-            eprintln!(
-                "mcp-companion-app: a sign-in callback link arrived, but no sign-in waits for one"
-            );
-        }
+        // The broker (in this app or a daemon) matches it to the sign-in waiting for it.
+        Ok(DeepLink::Callback { url }) => tray::call(companion_broker::Op::Callback { url }),
         Err(e) => eprintln!("mcp-companion-app: ignored a link: {e}"),
     }
 }

@@ -182,7 +182,7 @@ pub(crate) fn sign_in(_app: &AppHandle, server: String) {
     });
 }
 
-fn call(op: Op) {
+pub(crate) fn call(op: Op) {
     tauri::async_runtime::spawn(async move {
         if let Ok(mut c) = BrokerClient::connect(&Endpoint::for_user()).await {
             if let Err(e) = c.call(op).await {

@@ -236,3 +236,93 @@ fn the_status_line_follows_sign_in_and_sign_out() {
     sni(&["click", &pid, "Quit"]);
     app.wait_exit();
 }
+
+/// An authorization server whose pre-registered native client accepts only
+/// `mcp-companion://oauth/callback`: the browser hands that link to the desktop, which hands it
+/// to the running app (`gio open`, the registered scheme handler, single instance), whose broker
+/// completes the sign-in the CLI started.
+#[test]
+fn a_sign_in_comes_back_through_the_app_url_scheme() {
+    if !desktop() || !Path::new("/usr/bin/gio").exists() || !Path::new("/usr/bin/curl").exists() {
+        return;
+    }
+    let Some(node) = peers_available() else {
+        return;
+    };
+    let _turn = ONE_APP_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let peers = Peer::start(
+        &node,
+        "start-pair.mjs",
+        &[
+            "--auto-login",
+            "alice",
+            "--no-registration",
+            "--client",
+            "desk::mcp-companion://oauth/callback",
+        ],
+    );
+    let mut app = App::new(&format!(
+        "version = 1\n\n[servers.work]\nurl = \"{}\"\nauth = {{ mode = \"oauth\", client_id = \"desk\", redirect = \"app\" }}\n",
+        peers.get("mcp")
+    ));
+    // The "browser": follows the authorization server's redirects (with cookies), then opens
+    // the final mcp-companion:// link the way a browser does, through the desktop.
+    let h = app.home.path().to_owned();
+    let browser = h.join("browser.sh");
+    std::fs::write(
+        &browser,
+        format!(
+            "#!/bin/sh\nurl=\"$1\"\nfor i in $(seq 20); do\n  loc=$(curl -s -c {jar} -b {jar} -o /dev/null -w '%{{redirect_url}}' \"$url\")\n  \
+             case \"$loc\" in mcp-companion:*) exec gio open \"$loc\";; '') exit 1;; *) url=\"$loc\";; esac\ndone\n",
+            jar = h.join("cookies").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &browser,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::create_dir_all(h.join("data/applications")).unwrap();
+    std::fs::write(
+        h.join("data/applications/test-browser.desktop"),
+        format!(
+            "[Desktop Entry]\nType=Application\nName=Test browser\nExec={} %u\nNoDisplay=true\n\
+             MimeType=x-scheme-handler/http;x-scheme-handler/https;\n",
+            browser.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        h.join("config/mimeapps.list"),
+        "[Default Applications]\nx-scheme-handler/http=test-browser.desktop\n\
+         x-scheme-handler/https=test-browser.desktop\n",
+    )
+    .unwrap();
+    let pid = app.start();
+    wait_menu(&pid, "Needs sign-in", |l| {
+        l.iter().any(|x| x == "Needs sign-in")
+    });
+    // A person's sign-in (browser mode), started from the CLI.
+    app.cli(&["login", "work"]);
+    wait_menu(&pid, "Signed in", |l| {
+        l.iter().any(|x| x.starts_with("Signed in · expires in"))
+    });
+    // The broker holds the token: `status` agrees with the menu.
+    let out = Command::new(binary("mcp-companion"))
+        .args(["status", "--json"])
+        .envs([
+            ("XDG_CONFIG_HOME", h.join("config")),
+            ("XDG_DATA_HOME", h.join("data")),
+            ("XDG_RUNTIME_DIR", h.join("run")),
+        ])
+        .env("MCP_COMPANION_KEYCHAIN_NAMESPACE", &app.namespace)
+        .output()
+        .unwrap();
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["servers"][0]["state"], "signed_in", "{status}");
+    sni(&["click", &pid, "Quit"]);
+    app.wait_exit();
+}

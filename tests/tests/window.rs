@@ -356,6 +356,30 @@ fn add_a_server_in_the_wizard_sign_in_and_out_and_open_a_deep_link() {
         let name = wait_value(&c, "#wizard-name", 30, |v| !v.is_empty()).await;
         assert_eq!(name, "wiki", "the link's name prefills the wizard");
 
+        // MCP clients: Install puts `mcp-companion connect work` into Claude Desktop's file,
+        // Remove takes it out again.
+        let file = session
+            .home
+            .path()
+            .join("config/Claude/claude_desktop_config.json");
+        click(&c, "#open-clients").await;
+        click(&c, "[data-client=claude-desktop] button.primary").await;
+        wait_text(&c, "#clients-message", 20, |t| t.contains("updated")).await;
+        let written = std::fs::read_to_string(&file).unwrap();
+        let cli = binary("mcp-companion").display().to_string();
+        for want in ["\"work\"", "\"connect\"", cli.as_str()] {
+            assert!(written.contains(want), "{want} missing from {written}");
+        }
+        wait_text(&c, "[data-client=claude-desktop]", 10, |t| {
+            t.contains("installed: work")
+        })
+        .await;
+        shot(&c, "clients.png").await;
+        click(&c, "[data-client=claude-desktop] td.actions button").await;
+        wait_text(&c, "#clients-message", 20, |t| t.contains("removed")).await;
+        let after = std::fs::read_to_string(&file).unwrap();
+        assert!(!after.contains("connect"), "{after}");
+
         c.close().await.unwrap();
     });
 }

@@ -193,14 +193,45 @@ function renderList(): void {
 
 function overview(): HTMLElement {
   const attention = list.filter((s) => TONE[s.state] !== "ok" && TONE[s.state] !== "muted");
+  const summary =
+    list.length === 0
+      ? "MCP Companion signs you in to remote MCP servers and keeps your tokens in the OS keychain. Add a server, then install it in your MCP clients."
+      : attention.length === 0
+        ? `All ${list.length} server${list.length === 1 ? " is" : "s are"} ready.`
+        : `${attention.map((s) => s.name).join(", ")} need${attention.length === 1 ? "s" : ""} your attention.`;
   return h(
     "div",
     { class: "card", id: "overview" },
     h("h2", {}, "Your servers"),
-    list.length === 0
-      ? h("p", {}, "MCP Companion signs you in to remote MCP servers and keeps your tokens in the OS keychain. Add a server, then install it in your MCP clients.")
-      : h("p", {}, attention.length === 0 ? `All ${list.length} server${list.length === 1 ? " is" : "s are"} ready.` : `${attention.map((s) => s.name).join(", ")} need${attention.length === 1 ? "s" : ""} your attention.`),
-    h("p", { class: "muted" }, "Select a server for its details, or add a new one."),
+    h("p", {}, summary),
+    list.length
+      ? h(
+          "table",
+          {},
+          h("thead", {}, h("tr", {}, h("th", {}, "Server"), h("th", {}, "Status"), h("th", {}, "Clients connected"), h("th", {}, ""))),
+          h(
+            "tbody",
+            {},
+            ...list.map((s) =>
+              h(
+                "tr",
+                {},
+                h("td", {}, h("strong", {}, s.name), h("br", {}), h("small", { class: "muted" }, s.url)),
+                h("td", {}, h("span", { class: `dot ${TONE[s.state]}` }), " ", h("span", { class: "overview-status" }, statusText(s))),
+                h("td", {}, String(s.bridges)),
+                h(
+                  "td",
+                  { class: "actions" },
+                  s.auth === "oauth" && (s.state === "needs_sign_in" || s.state === "expiring" || s.state === "error" || s.state === "step_up_required")
+                    ? h("button", { class: "primary", onclick: () => void ipc.signIn(s.name).then(refresh, (e: unknown) => showBanner(ipc.asError(e))) }, "Sign in")
+                    : null,
+                  h("button", { onclick: () => go({ view: "details", name: s.name }) }, "Details"),
+                ),
+              ),
+            ),
+          ),
+        )
+      : null,
   );
 }
 

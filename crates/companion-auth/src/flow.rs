@@ -103,7 +103,20 @@ pub struct AuthSettings {
     pub callback_timeout: Duration,
     /// The provider profile; `None` detects it from the issuer.
     pub profile: Option<Profile>,
+    /// Where the browser comes back.
+    pub redirect: companion_core::config::Redirect,
+    /// Where app-scheme redirects arrive (the broker's registry); needed for
+    /// [`Redirect::App`](companion_core::config::Redirect::App).
+    pub app_redirects: Option<std::sync::Arc<crate::AppRedirects>>,
 }
+
+/// Where this sign-in's callback arrives.
+enum Receiver {
+    Loopback(Listener),
+    App(std::sync::Arc<crate::AppRedirects>),
+}
+
+type Wait = std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, AuthError>> + Send>>;
 
 impl AuthSettings {
     /// Defaults for `server_url`: authorization code in the browser, everything discovered.
@@ -121,6 +134,8 @@ impl AuthSettings {
             insecure_test_mode: false,
             callback_timeout: Duration::from_secs(300),
             profile: None,
+            redirect: companion_core::config::Redirect::Loopback,
+            app_redirects: None,
         }
     }
 }
@@ -536,8 +551,24 @@ impl Authorizer {
         let (scopes, resource, extra) = (shape.scopes, shape.resource, shape.extra);
         let mut reregistered = false;
         loop {
-            let listener = Listener::bind().await?;
-            let redirect_uri = listener.redirect_uri();
+            let receiver = match (self.settings.redirect, &self.settings.app_redirects) {
+                (companion_core::config::Redirect::Loopback, _) => {
+                    Receiver::Loopback(Listener::bind().await?)
+                }
+                (companion_core::config::Redirect::App, Some(r)) => Receiver::App(r.clone()),
+                (companion_core::config::Redirect::App, None) => {
+                    return Err(AuthError::Config(format!(
+                        "this server's sign-in comes back to {}, which only the MCP Companion \
+                         app receives: sign in from the tray app, or run `mcp-companion login` \
+                         while it runs",
+                        companion_core::deeplink::CALLBACK_URI
+                    )))
+                }
+            };
+            let redirect_uri = match &receiver {
+                Receiver::Loopback(l) => l.redirect_uri(),
+                Receiver::App(_) => companion_core::deeplink::CALLBACK_URI.to_owned(),
+            };
             if self.registration.is_none() {
                 // RFC 7591 makes `scope` optional, and servers such as oidc-provider refuse
                 // resource-server scopes in it: register without, unless the server already
@@ -556,6 +587,7 @@ impl Authorizer {
             let auth = self.client_auth()?;
             let pkce = Pkce::from_random(crate::random());
             let state = random_token(crate::random());
+            let state_key = state.clone();
             let endpoint = d.server.authorization_endpoint.clone().ok_or_else(|| {
                 AuthError::Config(format!(
                     "the authorization server {} has no authorization endpoint",
@@ -585,7 +617,7 @@ impl Authorizer {
             );
             let issuer = d.server.issuer.clone();
             let iss_required = d.server.authorization_response_iss_parameter_supported;
-            let wait = listener.wait(self.settings.callback_timeout, move |q| {
+            let check = move |q: &str| {
                 authorize::parse_callback(
                     q,
                     CallbackExpectation {
@@ -594,7 +626,22 @@ impl Authorizer {
                         iss_required,
                     },
                 )
-            });
+            };
+            let timeout = self.settings.callback_timeout;
+            let app = match &receiver {
+                Receiver::App(r) => Some(r.clone()),
+                Receiver::Loopback(_) => None,
+            };
+            let wait: Wait = match receiver {
+                Receiver::Loopback(l) => Box::pin(l.wait(timeout, check)),
+                Receiver::App(r) => {
+                    let waiter = r.expect(&state_key);
+                    Box::pin(async move {
+                        let q = waiter.wait(timeout).await?;
+                        check(&q).map_err(AuthError::Callback)
+                    })
+                }
+            };
             let result = match self.settings.mode {
                 AuthorizeMode::Browser => {
                     crate::browser::open_url(&url)?;
@@ -606,10 +653,18 @@ impl Authorizer {
                 }
                 AuthorizeMode::Headless => {
                     self.check_headless(&endpoint)?;
-                    let (code, driven) = tokio::join!(
-                        wait,
-                        drive_headless(&self.http, &url, &redirect_uri, &endpoint)
-                    );
+                    let drive = async {
+                        let arrived =
+                            drive_headless(&self.http, &url, &redirect_uri, &endpoint).await?;
+                        // An app-scheme redirect: no HTTP request reaches it; deliver it as the
+                        // app would.
+                        if let (Some(link), Some(r)) = (arrived, &app) {
+                            r.deliver(&link)
+                                .map_err(|e| AuthError::Headless(e.to_string()))?;
+                        }
+                        Ok::<(), AuthError>(())
+                    };
+                    let (code, driven) = tokio::join!(wait, drive);
                     match (code, driven) {
                         (Ok(c), _) => Ok(c),
                         (Err(_), Err(e)) => Err(e),
@@ -740,14 +795,15 @@ fn headless_allowed(server_url: &str, endpoint: &str, insecure_test_mode: bool) 
 }
 
 /// Plays the browser: follows the authorization server's redirects (with cookies) until they
-/// reach our redirect URI, then delivers the callback to our listener. Never leaves the
-/// authorization server's origin except for that final hop.
+/// reach our redirect URI, then delivers the callback to our listener (or, for an app-scheme
+/// redirect, returns it for the caller to deliver). Never leaves the authorization server's
+/// origin except for that final hop.
 async fn drive_headless(
     http: &Http,
     start: &str,
     redirect_uri: &str,
     endpoint: &str,
-) -> Result<(), AuthError> {
+) -> Result<Option<String>, AuthError> {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
@@ -788,9 +844,12 @@ async fn drive_headless(
         let next = location(&fake, &url)
             .ok_or_else(|| AuthError::Headless("a redirect without a Location".to_owned()))?;
         if next.starts_with(redirect_uri) {
+            if !next.starts_with("http") {
+                return Ok(Some(next));
+            }
             // Deliver the callback; the listener answers and ends the wait.
             let _ = client.get(&next).send().await;
-            return Ok(());
+            return Ok(None);
         }
         let next_url = Url::parse(&next).map_err(|e| AuthError::Headless(e.to_string()))?;
         if next_url.origin() != as_origin {

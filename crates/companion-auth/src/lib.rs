@@ -13,6 +13,7 @@
 //! desk. Tokens and secrets never appear there: they are `Secret`s.
 #![deny(missing_docs)]
 
+pub mod app_redirect;
 pub mod browser;
 pub mod discovery;
 pub mod error;
@@ -22,6 +23,7 @@ pub mod http;
 pub mod loopback;
 pub mod timeline;
 
+pub use app_redirect::AppRedirects;
 pub use error::AuthError;
 pub use flow::{AuthSettings, AuthorizeMode, Authorizer, Grant, TokenSet};
 pub use http::Http;

@@ -69,6 +69,12 @@ pub enum Op {
     },
     /// Every configured server's status.
     Status,
+    /// An `mcp-companion://oauth/callback?…` link the app received: for the sign-in waiting for
+    /// its `state`.
+    Callback {
+        /// The whole link.
+        url: String,
+    },
     /// Turn this connection into a stream of [`Event`]s.
     Subscribe,
 }

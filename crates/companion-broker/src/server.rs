@@ -91,6 +91,8 @@ struct Inner {
     events: broadcast::Sender<Event>,
     /// Connected bridges per server: connections that asked for a token, until they close.
     bridges: Mutex<HashMap<String, u32>>,
+    /// Sign-ins waiting for an `mcp-companion://oauth/callback` link from the app.
+    app_redirects: Arc<companion_auth::AppRedirects>,
 }
 
 /// The broker. Cheap to clone; every clone is the same broker.
@@ -162,6 +164,7 @@ impl Broker {
                 slots: Mutex::default(),
                 events,
                 bridges: Mutex::default(),
+                app_redirects: companion_auth::AppRedirects::new(),
             }),
         }
     }
@@ -245,6 +248,8 @@ impl Broker {
         a.resource = o.resource.clone();
         a.client_metadata_url.clone_from(&o.client_metadata_url);
         a.profile = o.profile;
+        a.redirect = o.redirect;
+        a.app_redirects = Some(self.inner.app_redirects.clone());
         a.mode = if headless {
             AuthorizeMode::Headless
         } else {
@@ -306,6 +311,14 @@ impl Broker {
             Op::SignIn { server, headless } => self.sign_in(&server, headless).await,
             Op::SignOut { server } => self.sign_out(&server).await,
             Op::Status => self.status().await,
+            Op::Callback { url } => self
+                .inner
+                .app_redirects
+                .deliver(&url)
+                .map(|()| Reply::Done {
+                    done: "delivered to the waiting sign-in".to_owned(),
+                })
+                .map_err(|e| BrokerError::new(ErrorKind::BadRequest, e.to_string())),
             Op::Subscribe => Err(BrokerError::new(
                 ErrorKind::BadRequest,
                 "subscribe is handled by the connection",

@@ -153,6 +153,10 @@ pub(crate) struct AddArgs {
     /// Send no RFC 8707 resource parameter (Microsoft Entra ID).
     #[arg(long)]
     pub(crate) no_resource: bool,
+    /// Sign-ins come back to mcp-companion://oauth/callback (through the tray app) instead of
+    /// http://127.0.0.1: for pre-registered native clients that allow one fixed redirect URI.
+    #[arg(long, requires = "client_id")]
+    pub(crate) app_redirect: bool,
     /// A Client ID Metadata Document URL to use as the client id where supported.
     #[arg(long, value_name = "URL")]
     pub(crate) client_metadata_url: Option<String>,

@@ -205,6 +205,29 @@ pub struct OAuthSettings {
     /// The provider profile; `None` detects it from the issuer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<crate::oauth::profile::Profile>,
+    /// Where the authorization server sends the browser back.
+    #[serde(skip_serializing_if = "Redirect::is_loopback")]
+    pub redirect: Redirect,
+}
+
+/// Where the browser comes back after a sign-in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Redirect {
+    /// `http://127.0.0.1:PORT/callback`, a listener opened for each sign-in (RFC 8252 §7.3):
+    /// the default, and what dynamic registration uses.
+    #[default]
+    Loopback,
+    /// The app's own URL scheme, [`crate::deeplink::CALLBACK_URI`], for authorization servers
+    /// whose pre-registered native clients accept one fixed redirect URI. The tray app receives
+    /// it as a deep link and hands it to the sign-in waiting for it.
+    App,
+}
+
+impl Redirect {
+    fn is_loopback(&self) -> bool {
+        *self == Self::Loopback
+    }
 }
 
 /// What to send as the RFC 8707 `resource` parameter.

@@ -142,13 +142,14 @@ fn auth(a: &AddArgs) -> Result<AuthConfig, Failure> {
     };
     let oauth_only = a.resource.is_some()
         || a.no_resource
+        || a.app_redirect
         || a.audience.is_some()
         || !a.authorize_params.is_empty()
         || a.client_metadata_url.is_some()
         || a.profile.is_some();
     if mode != AuthMode::Oauth && oauth_only {
         return Err(misplaced(
-            "--resource/--no-resource/--audience/--authorize-param/--client-metadata-url/--profile",
+            "--resource/--no-resource/--audience/--authorize-param/--client-metadata-url/--profile/--app-redirect",
             "oauth",
         ));
     }
@@ -219,6 +220,11 @@ fn auth(a: &AddArgs) -> Result<AuthConfig, Failure> {
                     (None, false) => ResourceSetting::Default,
                 },
                 client_metadata_url: a.client_metadata_url.clone(),
+                redirect: if a.app_redirect {
+                    companion_core::config::Redirect::App
+                } else {
+                    companion_core::config::Redirect::Loopback
+                },
                 profile: match &a.profile {
                     None => None,
                     Some(p) => {

@@ -137,6 +137,9 @@ fn server_table(s: &ServerConfig) -> Table {
             if let Some(p) = o.profile {
                 auth.insert("profile", value(p.name()));
             }
+            if o.redirect == crate::config::Redirect::App {
+                auth.insert("redirect", value("app"));
+            }
         }
         AuthConfig::Headers { headers } => {
             auth.insert("headers", value(strings(headers)));

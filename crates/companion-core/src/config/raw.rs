@@ -48,6 +48,7 @@ pub(super) struct RawAuth {
     pub(super) headers: Option<Spanned<Vec<Spanned<String>>>>,
     pub(super) client_metadata_url: Option<Spanned<String>>,
     pub(super) profile: Option<Spanned<String>>,
+    pub(super) redirect: Option<Spanned<String>>,
     pub(super) token_command: Option<Spanned<String>>,
     pub(super) token_endpoint_auth_method: Option<Spanned<String>>,
     pub(super) key_alg: Option<Spanned<String>>,

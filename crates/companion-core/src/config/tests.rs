@@ -234,6 +234,7 @@ fn add_then_remove_preserves_the_rest_byte_for_byte() {
         resource: ResourceSetting::Uri("https://new.example.com".into()),
         client_metadata_url: None,
         profile: Some(crate::oauth::profile::Profile::Auth0),
+        redirect: crate::config::Redirect::App,
     });
     let added = add_server("c.toml", &original, &s).unwrap();
     assert!(

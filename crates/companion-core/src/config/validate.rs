@@ -8,7 +8,8 @@ use toml::Spanned;
 use super::raw::{RawAuth, RawFile, RawServer, VersionOnly};
 use super::{
     AuthConfig, ClientAuthMethod, ClientCredentialsSettings, Config, ConfigError, OAuthSettings,
-    Problem, ProblemKind, ResourceSetting, ServerConfig, SigningAlg, Transport, CONFIG_VERSION,
+    Problem, ProblemKind, Redirect, ResourceSetting, ServerConfig, SigningAlg, Transport,
+    CONFIG_VERSION,
 };
 use crate::name::ServerName;
 use crate::oauth::profile::Profile;
@@ -350,6 +351,7 @@ fn auth_config(cx: &mut Ctx<'_>, prefix: &str, raw: RawAuth) -> AuthConfig {
             "resource",
             "client_metadata_url",
             "profile",
+            "redirect",
         ],
         "client_credentials" => &[
             "client_id",
@@ -374,7 +376,8 @@ fn auth_config(cx: &mut Ctx<'_>, prefix: &str, raw: RawAuth) -> AuthConfig {
             return AuthConfig::None;
         }
     };
-    let present: [(&str, Option<Range<usize>>); 11] = [
+    let present: [(&str, Option<Range<usize>>); 12] = [
+        ("redirect", raw.redirect.as_ref().map(Spanned::span)),
         (
             "token_command",
             raw.token_command.as_ref().map(Spanned::span),
@@ -437,6 +440,24 @@ fn auth_config(cx: &mut Ctx<'_>, prefix: &str, raw: RawAuth) -> AuthConfig {
                             ),
                         );
                         None
+                    }
+                }),
+            redirect: raw
+                .redirect
+                .map_or(Redirect::Loopback, |r| match r.get_ref().as_str() {
+                    "loopback" => Redirect::Loopback,
+                    "app" => Redirect::App,
+                    other => {
+                        cx.invalid(
+                            r.span(),
+                            f("redirect"),
+                            format!(
+                                "unknown redirect {other:?}; expected \"loopback\" (the default: \
+                                 http://127.0.0.1 with any port) or \"app\" (the fixed {})",
+                                crate::deeplink::CALLBACK_URI
+                            ),
+                        );
+                        Redirect::Loopback
                     }
                 }),
         }),
