@@ -1107,3 +1107,111 @@ fn oauth_through_the_broker_sign_in_needed_then_step_up() {
     let s = get_json(peers.ready["stats"]["mcp"].as_str().unwrap());
     assert_eq!(s["forbidden"], 1, "{s:#}");
 }
+
+/// The auth server's count of refresh_token grants.
+fn refreshes(peers: &Peer) -> u64 {
+    get_json(peers.ready["stats"]["auth"].as_str().unwrap())["token_requests"]["by_grant_type"]
+        ["refresh_token"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+/// The `jti` of the token a `whoami` answer names.
+fn whoami_jti(r: &Value) -> String {
+    let text = r["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not a whoami result: {r}"));
+    let who: Value = serde_json::from_str(text).unwrap();
+    who["jti"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_rejected_token_is_renewed_through_the_broker_and_the_request_retried_once() {
+    if !desktop_available(
+        "a D-Bus session bus with an unlocked Secret Service",
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+    ) {
+        return;
+    }
+    let Some(node) = peers_available() else {
+        return;
+    };
+    let peers = Peer::start(&node, "start-pair.mjs", &["--auto-login", "alice"]);
+    let reject = |which: &str| {
+        post(&format!(
+            "{}?which={which}",
+            peers.ready["control"]["mcp_reject_tokens"]
+                .as_str()
+                .unwrap()
+        ));
+    };
+    let mcp_stats = peers.ready["stats"]["mcp"].as_str().unwrap().to_owned();
+    let broker = Broker::start();
+    broker.ok(&["add", "pair", &peers.get("mcp")]);
+    broker.ok(&["login", "pair", "--headless"]);
+    let mut b = broker.bridge("pair");
+    let init = b.initialize();
+    assert!(init["result"]["serverInfo"].is_object(), "{init}");
+    let whoami = |id: u32| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"whoami","arguments":{{}}}}}}"#
+        )
+    };
+    b.send(&whoami(1));
+    let (r, _) = b.until("1");
+    let first = whoami_jti(&r);
+    let before = refreshes(&peers);
+
+    // The server stops accepting the token (as after a revocation). Three requests at once:
+    // each POST may get 401, each reports the generation of the token it used, and the broker
+    // refreshes once (a report naming an already replaced generation gets the new token). Had
+    // the bridge named the wrong generation, the broker would hand back the rejected token
+    // and the retry would fail.
+    reject("seen");
+    for id in 2..=4 {
+        b.send(&whoami(id));
+    }
+    let mut renewed = std::collections::BTreeSet::new();
+    for _ in 2..=4 {
+        let r = b.recv();
+        assert!(
+            r.get("error").is_none(),
+            "the client must see a result: {r}"
+        );
+        renewed.insert(whoami_jti(&r));
+    }
+    assert_eq!(renewed.len(), 1, "one renewed token for all: {renewed:?}");
+    assert!(!renewed.contains(&first), "the retry used a new token");
+    assert_eq!(refreshes(&peers), before + 1, "exactly one refresh");
+    let s = get_json(&mcp_stats);
+    let hooked = s["rejected_by_hook"].as_u64().unwrap();
+    assert!((1..=3).contains(&hooked), "{s:#}");
+
+    // The renewed token is refused too: one refresh, one retry, then one clear error.
+    reject("all");
+    b.send(&whoami(5));
+    let (r, before_5) = b.until("5");
+    assert!(before_5.is_empty(), "{before_5:?}");
+    assert_eq!(r["error"]["code"], -32001, "{r}");
+    let msg = r["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&peers.get("mcp"))
+            && msg.contains("rejected the renewed token too (HTTP 401)"),
+        "{msg}"
+    );
+    assert_eq!(refreshes(&peers), before + 2, "one more refresh, no loop");
+    let s = get_json(&mcp_stats);
+    assert_eq!(
+        s["rejected_by_hook"].as_u64().unwrap(),
+        hooked + 2,
+        "the request was sent twice: {s:#}"
+    );
+
+    // Once the server accepts tokens again the bridge goes on, with the token it holds.
+    reject("none");
+    b.send(&whoami(6));
+    let (r, _) = b.until("6");
+    assert!(!whoami_jti(&r).is_empty(), "{r}");
+    assert_eq!(refreshes(&peers), before + 2);
+    assert!(b.close(Duration::from_secs(2)).0.success());
+}
