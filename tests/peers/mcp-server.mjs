@@ -25,6 +25,11 @@ export const MCP_USAGE = `mcp-server.mjs: official-SDK MCP server (Streamable HT
 
 Prints one JSON line on stdout when ready, logs to stderr.
 
+Test hooks (no auth): GET /__stats, POST /__reset-stats, POST /__drop-sessions (forget every
+session: old session ids get 404), POST /__reject-tokens?which=seen|all|none (refuse with 401
+invalid_token every token accepted so far, as if revoked / every token, new ones included /
+nothing any more).
+
 Flags:
   --port N                     listen port on 127.0.0.1 (default 0 = ephemeral)
   --issuer URL                 authorization server issuer (required unless --static-jwt-secret or
@@ -96,6 +101,7 @@ function newStats() {
     last_auth: null,
     auth_failures: [],
     prm_requests: 0,
+    rejected_by_hook: 0,
   };
 }
 
@@ -170,6 +176,11 @@ export async function startMcpServer(options = {}) {
   let jwks; // lazily created RemoteJWKSet
   let stats = newStats();
   const seenTokens = new Set();
+  // /__reject-tokens: digests of every token accepted (kept across /__reset-stats), the ones
+  // refused from now on, and whether every token is refused.
+  const acceptedTokens = new Set();
+  const rejectedTokens = new Set();
+  let rejectAll = false;
   /** sessionId -> { transport, server } */
   const sessions = new Map();
 
@@ -269,8 +280,14 @@ export async function startMcpServer(options = {}) {
       reject401(res, reason, true);
       return undefined;
     }
-    const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
     const digest = crypto.createHash('sha256').update(token).digest('hex');
+    if (rejectAll || rejectedTokens.has(digest)) {
+      stats.rejected_by_hook += 1;
+      reject401(res, 'token rejected (test hook /__reject-tokens)', true);
+      return undefined;
+    }
+    acceptedTokens.add(digest);
+    const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
     if (!seenTokens.has(digest)) {
       seenTokens.add(digest);
       stats.distinct_tokens = seenTokens.size;
@@ -368,6 +385,23 @@ export async function startMcpServer(options = {}) {
       sendJson(res, 200, { ok: true, dropped: n });
       return;
     }
+    if (p === '/__reject-tokens' && req.method === 'POST') {
+      const which = url.searchParams.get('which') || 'seen';
+      if (which === 'seen') {
+        for (const d of acceptedTokens) rejectedTokens.add(d);
+      } else if (which === 'all') {
+        rejectAll = true;
+      } else if (which === 'none') {
+        rejectAll = false;
+        rejectedTokens.clear();
+      } else {
+        sendJson(res, 400, { error: 'invalid_request', error_description: 'which must be seen, all or none' });
+        return;
+      }
+      log(`__reject-tokens ${which}: ${rejectedTokens.size} token(s) refused${rejectAll ? ', and every other one' : ''}`);
+      sendJson(res, 200, { ok: true, rejected: rejectedTokens.size, reject_all: rejectAll });
+      return;
+    }
     if (p === '/.well-known/oauth-protected-resource/mcp' && req.method === 'GET') {
       if (mode !== 'oauth') {
         sendJson(res, 404, { error: 'not_found' });
@@ -455,6 +489,7 @@ export async function startMcpServer(options = {}) {
     stats: `${base}/__stats`,
     reset_stats: `${base}/__reset-stats`,
     drop_sessions: `${base}/__drop-sessions`,
+    reject_tokens: `${base}/__reject-tokens`,
   };
 
   log(`MCP server listening at ${mcpUrl} (auth mode ${mode}${issuer ? `, issuer ${issuer}` : ''})`);

@@ -397,6 +397,23 @@ await group('A: pair with --auto-login (DCR, PKCE, resource JWT, MCP, rotating r
   check('MCP stats: tool calls, 401s, 403, sessions, distinct tokens',
     ms.tool_calls.echo === 3 && ms.unauthorized >= 2 && ms.forbidden === 1 && ms.sessions_created === 1 && ms.distinct_tokens === 3, ms);
 
+  // Test hook: the server stops accepting tokens (as if they were revoked).
+  const hook = (which) => fetch(`${r.control.mcp_reject_tokens}?which=${which}`, { method: 'POST' });
+  const list = (bearer, id) => mcpPost(r.mcp, bearer, { jsonrpc: '2.0', id, method: 'tools/list' }, transport.sessionId);
+  const hookSeen = await hook('seen');
+  const refused = await list(tro.json?.access_token, 6);
+  const unseen = await list(r2.json?.access_token, 7);
+  check('__reject-tokens?which=seen: a token used before -> 401 invalid_token; one never used still works',
+    hookSeen.status === 200 && refused.status === 401 && /error="invalid_token"/.test(wwwAuth(refused)) && unseen.status === 200,
+    `${hookSeen.status} ${refused.status} ${wwwAuth(refused)} ${unseen.status}`);
+  await hook('all');
+  const all = await list(r2.json?.access_token, 8);
+  check('__reject-tokens?which=all: every token -> 401', all.status === 401, all.status);
+  await hook('none');
+  const back = await list(tro.json?.access_token, 9);
+  const hs = (await getJson(r.stats.mcp)).json;
+  check('__reject-tokens?which=none: tokens work again; rejected_by_hook counted', back.status === 200 && hs.rejected_by_hook === 2, `${back.status} ${hs.rejected_by_hook}`);
+
   // Session loss -> 404.
   await fetch(r.control.mcp_drop_sessions, { method: 'POST' });
   const gone = await mcpPost(r.mcp, tro.json?.access_token, { jsonrpc: '2.0', id: 5, method: 'tools/list' }, transport.sessionId);

@@ -50,6 +50,7 @@ export async function startPair(authOpts = {}, mcpOpts = {}) {
       auth_revoke_all: auth.urls.revoke_all,
       mcp_reset_stats: mcp.urls.reset_stats,
       mcp_drop_sessions: mcp.urls.drop_sessions,
+      mcp_reject_tokens: mcp.urls.reject_tokens,
     },
     pid: process.pid,
   };

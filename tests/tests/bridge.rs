@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use companion_tests::{binary, desktop_available, get_json, node, peers_available, Peer};
@@ -568,6 +568,194 @@ fn an_sse_stream_cut_is_resumed_or_answered_with_an_error() {
     assert!(b.close(Duration::from_secs(2)).0.success());
 }
 
+/// Every GET an upstream received, with when.
+type Gets = Arc<Mutex<Vec<(Instant, upstream::Request)>>>;
+
+/// An upstream whose standalone GET streams are scripted one by one (`gets[n]` answers the
+/// n-th GET; the last one answers every later GET); every GET is timed.
+fn standalone_upstream(gets: Vec<Reply>) -> (Upstream, Gets) {
+    let seen: Gets = Arc::default();
+    let log = Arc::clone(&seen);
+    let up = Upstream::start(move |r| {
+        match (r.method.as_str(), method_of(&r.body).as_str()) {
+        ("POST", "initialize") => Reply::json(format!(
+            r#"{{"jsonrpc":"2.0","id":{},"result":{{"protocolVersion":"2025-11-25","capabilities":{{}},"serverInfo":{{"name":"g","version":"1"}}}}}}"#,
+            id_of(&r.body)
+        ))
+        .with_header("mcp-session-id", "s-g"),
+        ("POST", "tools/list") => Reply::json(format!(
+            r#"{{"jsonrpc":"2.0","id":{},"result":{{"tools":[]}}}}"#,
+            id_of(&r.body)
+        )),
+        ("GET", _) => {
+            let mut log = log.lock().unwrap();
+            let n = log.len();
+            log.push((Instant::now(), r.clone()));
+            gets[n.min(gets.len() - 1)].clone()
+        }
+        ("DELETE", _) => Reply::status(200),
+        _ => Reply::status(202),
+    }
+    });
+    (up, seen)
+}
+
+fn sse_once(chunks: &[&str], hold: bool) -> Reply {
+    Reply::Sse {
+        headers: Vec::new(),
+        chunks: chunks
+            .iter()
+            .map(|c| (Duration::ZERO, c.as_bytes().to_vec()))
+            .collect(),
+        hold,
+    }
+}
+
+#[test]
+fn a_standalone_stream_that_ends_without_an_event_id_is_reopened() {
+    const LATE: &str = r#"{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"sent after the first stream closed"}}"#;
+    let (up, gets) = standalone_upstream(vec![
+        // Only a retry (no id, no message), then the server closes the stream.
+        sse_once(&["retry: 300\n\n"], false),
+        // Closes at once with nothing at all.
+        sse_once(&[], false),
+        // The server's later message, then closed again.
+        sse_once(&[&format!("event: message\ndata: {LATE}\n\n")], false),
+        // The server no longer offers the stream: the bridge stops asking.
+        Reply::status(405),
+    ]);
+    let mut b = Bridge::start(&[&up.url]);
+    b.initialize();
+    assert_eq!(b.raw(), LATE, "the notification from the re-opened stream");
+    // Nothing more after the 405 (the next GET would be due after 300 ms).
+    std::thread::sleep(Duration::from_millis(1200));
+    let gets = gets.lock().unwrap().clone();
+    assert_eq!(gets.len(), 4, "{gets:#?}");
+    for (_, g) in &gets {
+        assert_eq!(g.header("mcp-session-id"), Some("s-g"));
+        assert_eq!(
+            g.header("last-event-id"),
+            None,
+            "no event id, nothing to resume"
+        );
+        assert_eq!(g.header("accept"), Some("text/event-stream"));
+    }
+    for pair in gets.windows(2) {
+        let gap = pair[1].0 - pair[0].0;
+        assert!(
+            gap >= Duration::from_millis(300),
+            "re-opened before retry: {gap:?}"
+        );
+    }
+    // The bridge goes on.
+    b.send(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
+    let (r, _) = b.until("1");
+    assert_eq!(r["result"]["tools"], json!([]));
+    let (status, took) = b.close(Duration::from_secs(2));
+    assert!(status.success(), "{status}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
+#[test]
+fn a_standalone_stream_that_keeps_closing_is_reopened_with_backoff_until_shutdown() {
+    // Every GET is closed at once, with nothing in it and no retry: 1 s, then 2 s, 4 s, ...
+    let (up, gets) = standalone_upstream(vec![sse_once(&[], false)]);
+    let mut b = Bridge::start(&[&up.url]);
+    b.initialize();
+    std::thread::sleep(Duration::from_millis(2500));
+    let n = gets.lock().unwrap().len();
+    // At 0 s and 1 s (the next is due at 3 s): re-opened, and no busy loop.
+    assert_eq!(n, 2, "{:#?}", gets.lock().unwrap());
+    // Ending while a re-open is due: no GET after the DELETE, and no wait for it.
+    let (status, took) = b.close(Duration::from_secs(2));
+    assert!(status.success(), "{status}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(gets.lock().unwrap().len(), 2);
+    let last = up.requests().pop().unwrap();
+    assert_eq!(last.method, "DELETE");
+}
+
+#[test]
+fn a_session_ended_while_the_client_is_quiet_is_reopened_with_its_stream() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const LATE: &str = r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#;
+    let inits = AtomicUsize::new(0);
+    let old_gets = AtomicUsize::new(0);
+    let up = Upstream::start(move |r| {
+        match (
+            r.method.as_str(),
+            method_of(&r.body).as_str(),
+            r.header("mcp-session-id"),
+        ) {
+            ("POST", "initialize", _) => {
+                let n = inits.fetch_add(1, Ordering::SeqCst) + 1;
+                Reply::json(format!(
+                    r#"{{"jsonrpc":"2.0","id":{},"result":{{"protocolVersion":"2025-11-25","capabilities":{{}},"serverInfo":{{"name":"q","version":"{n}"}}}}}}"#,
+                    id_of(&r.body)
+                ))
+                .with_header("mcp-session-id", &format!("s-{n}"))
+            }
+            // The first stream closes at once; by the time it is re-opened the session is over.
+            ("GET", _, Some("s-1")) => {
+                if old_gets.fetch_add(1, Ordering::SeqCst) == 0 {
+                    sse_once(&[], false)
+                } else {
+                    Reply::status(404)
+                }
+            }
+            ("GET", _, Some("s-2")) => {
+                sse_once(&[&format!("event: message\ndata: {LATE}\n\n")], true)
+            }
+            ("GET", _, _) => Reply::status(400),
+            (_, _, Some("s-1")) if r.method == "POST" && inits.load(Ordering::SeqCst) > 1 => {
+                Reply::status(404)
+            }
+            ("DELETE", _, _) => Reply::status(200),
+            _ => Reply::status(202),
+        }
+    });
+    let mut b = Bridge::start(&[&up.url]);
+    let init = b.initialize();
+    assert_eq!(init["result"]["serverInfo"]["version"], "1");
+    // The replayed initialize's response is not for the client; the new stream's message is.
+    assert_eq!(b.raw(), LATE);
+    let (status, took) = b.close(Duration::from_secs(2));
+    assert!(status.success(), "{status}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    let order: Vec<String> = up
+        .requests()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r.method,
+                method_of(&r.body),
+                r.header("mcp-session-id").unwrap_or("-")
+            )
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "POST initialize -",
+            "POST notifications/initialized s-1",
+            "GET  s-1",
+            "GET  s-1",
+            "POST initialize -",
+            "POST notifications/initialized s-2",
+            "GET  s-2",
+            "DELETE  s-2",
+        ]
+    );
+    let posts = up.posts();
+    assert_eq!(
+        posts[2].body_str(),
+        INIT,
+        "the client's initialize, replayed as it was"
+    );
+}
+
 #[test]
 fn bad_input_gets_json_rpc_errors_and_the_bridge_goes_on() {
     let up = Upstream::start(|r| match method_of(&r.body).as_str() {
@@ -918,4 +1106,112 @@ fn oauth_through_the_broker_sign_in_needed_then_step_up() {
     assert!(b.close(Duration::from_secs(2)).0.success());
     let s = get_json(peers.ready["stats"]["mcp"].as_str().unwrap());
     assert_eq!(s["forbidden"], 1, "{s:#}");
+}
+
+/// The auth server's count of refresh_token grants.
+fn refreshes(peers: &Peer) -> u64 {
+    get_json(peers.ready["stats"]["auth"].as_str().unwrap())["token_requests"]["by_grant_type"]
+        ["refresh_token"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+/// The `jti` of the token a `whoami` answer names.
+fn whoami_jti(r: &Value) -> String {
+    let text = r["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not a whoami result: {r}"));
+    let who: Value = serde_json::from_str(text).unwrap();
+    who["jti"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_rejected_token_is_renewed_through_the_broker_and_the_request_retried_once() {
+    if !desktop_available(
+        "a D-Bus session bus with an unlocked Secret Service",
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+    ) {
+        return;
+    }
+    let Some(node) = peers_available() else {
+        return;
+    };
+    let peers = Peer::start(&node, "start-pair.mjs", &["--auto-login", "alice"]);
+    let reject = |which: &str| {
+        post(&format!(
+            "{}?which={which}",
+            peers.ready["control"]["mcp_reject_tokens"]
+                .as_str()
+                .unwrap()
+        ));
+    };
+    let mcp_stats = peers.ready["stats"]["mcp"].as_str().unwrap().to_owned();
+    let broker = Broker::start();
+    broker.ok(&["add", "pair", &peers.get("mcp")]);
+    broker.ok(&["login", "pair", "--headless"]);
+    let mut b = broker.bridge("pair");
+    let init = b.initialize();
+    assert!(init["result"]["serverInfo"].is_object(), "{init}");
+    let whoami = |id: u32| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"whoami","arguments":{{}}}}}}"#
+        )
+    };
+    b.send(&whoami(1));
+    let (r, _) = b.until("1");
+    let first = whoami_jti(&r);
+    let before = refreshes(&peers);
+
+    // The server stops accepting the token (as after a revocation). Three requests at once:
+    // each POST may get 401, each reports the generation of the token it used, and the broker
+    // refreshes once (a report naming an already replaced generation gets the new token). Had
+    // the bridge named the wrong generation, the broker would hand back the rejected token
+    // and the retry would fail.
+    reject("seen");
+    for id in 2..=4 {
+        b.send(&whoami(id));
+    }
+    let mut renewed = std::collections::BTreeSet::new();
+    for _ in 2..=4 {
+        let r = b.recv();
+        assert!(
+            r.get("error").is_none(),
+            "the client must see a result: {r}"
+        );
+        renewed.insert(whoami_jti(&r));
+    }
+    assert_eq!(renewed.len(), 1, "one renewed token for all: {renewed:?}");
+    assert!(!renewed.contains(&first), "the retry used a new token");
+    assert_eq!(refreshes(&peers), before + 1, "exactly one refresh");
+    let s = get_json(&mcp_stats);
+    let hooked = s["rejected_by_hook"].as_u64().unwrap();
+    assert!((1..=3).contains(&hooked), "{s:#}");
+
+    // The renewed token is refused too: one refresh, one retry, then one clear error.
+    reject("all");
+    b.send(&whoami(5));
+    let (r, before_5) = b.until("5");
+    assert!(before_5.is_empty(), "{before_5:?}");
+    assert_eq!(r["error"]["code"], -32001, "{r}");
+    let msg = r["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&peers.get("mcp"))
+            && msg.contains("rejected the renewed token too (HTTP 401)"),
+        "{msg}"
+    );
+    assert_eq!(refreshes(&peers), before + 2, "one more refresh, no loop");
+    let s = get_json(&mcp_stats);
+    assert_eq!(
+        s["rejected_by_hook"].as_u64().unwrap(),
+        hooked + 2,
+        "the request was sent twice: {s:#}"
+    );
+
+    // Once the server accepts tokens again the bridge goes on, with the token it holds.
+    reject("none");
+    b.send(&whoami(6));
+    let (r, _) = b.until("6");
+    assert!(!whoami_jti(&r).is_empty(), "{r}");
+    assert_eq!(refreshes(&peers), before + 2);
+    assert!(b.close(Duration::from_secs(2)).0.success());
 }

@@ -20,6 +20,12 @@
 //! without a way to resume, or that cannot be authorized gets a JSON-RPC error with its own
 //! id ([`codes`]); a notification that cannot be delivered is dropped with a log line.
 //!
+//! # Sessions
+//! When the server loses the session (404 to a request that carried its id) the bridge opens
+//! a new one by replaying the client's `initialize` and `notifications/initialized`, hides the
+//! replayed response, and sends the request again. The same happens without a request when
+//! re-opening the standalone GET stream finds the session gone.
+//!
 //! # Authorization
 //! The bridge never signs in or refreshes: a [`TokenSource`] (the credential broker) does.
 //! On 401 the rejected token is reported and the request retried once with the replacement.
@@ -182,8 +188,10 @@ pub async fn run(
     let (lost_tx, lost_rx) = mpsc::unbounded_channel();
     let (http, http_rx) = StreamableHttp::new(opts.url.clone(), opts.headers.clone())?;
     let (large_tx, large_rx) = mpsc::unbounded_channel();
+    let (gone_tx, gone_rx) = mpsc::unbounded_channel();
     let http = http
         .with_lost(lost_tx)
+        .with_session_lost(gone_tx)
         .with_max_message(opts.max_message)
         .with_large_messages(large_tx);
     let (legacy_tx, legacy_rx) = mpsc::unbounded_channel();
@@ -209,6 +217,7 @@ pub async fn run(
         large_rx,
         lost_rx,
         closed_rx,
+        gone_rx,
     ));
 
     let mut input = Input::start(input, bridge.opts.max_message)?;
@@ -790,6 +799,23 @@ impl Bridge {
         Ok(())
     }
 
+    /// The server ended session `id` while the client was quiet (re-opening the standalone
+    /// stream got 404): re-initialize now rather than at the client's next request, so that
+    /// the server's own messages (notifications, requests) reach the client meanwhile.
+    async fn session_gone(&self, id: &str) {
+        let epoch = self.state().epoch;
+        if self.legacy.get().is_some()
+            || self.http.session_id().as_deref() != Some(id)
+            || self.state().initialized.is_none()
+        {
+            // Already replaced (a request found out first), or never fully initialized.
+            return;
+        }
+        if let Err(f) = self.reinitialize(epoch, SendKind::Other).await {
+            tracing::warn!(error = %f.message, "re-initializing after the server ended the session failed");
+        }
+    }
+
     /// Opens a legacy SSE session, authorizing once on 401.
     async fn connect_legacy(&self, l: &LegacySse) -> Result<(), Failure> {
         let mut retried = false;
@@ -927,6 +953,7 @@ async fn route(
     mut large: mpsc::UnboundedReceiver<LargeMessage>,
     mut lost: mpsc::UnboundedReceiver<StreamLost>,
     mut closed: mpsc::UnboundedReceiver<String>,
+    mut gone: mpsc::UnboundedReceiver<String>,
 ) {
     loop {
         // Biased: a stream's messages are queued before the report that it ended, so they
@@ -942,6 +969,10 @@ async fn route(
             }
             Some(reason) = closed.recv() => {
                 bridge.fail_accepted(&format!("{}: the session ended ({reason})", bridge.url()));
+            }
+            Some(session) = gone.recv() => {
+                let b = Arc::clone(&bridge);
+                tokio::spawn(async move { b.session_gone(&session).await });
             }
             else => return,
         }

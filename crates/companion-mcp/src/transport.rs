@@ -9,7 +9,13 @@
 //!   delivered message by message on the inbound channel.
 //! - An SSE stream that ends before all its responses arrived is resumed after exactly the
 //!   server's `retry` delay, by GET with `Last-Event-ID` (event ids are kept per stream).
-//! - The standalone GET stream carries server-initiated messages.
+//! - The standalone GET stream carries server-initiated messages. When it ends it is resumed
+//!   (with `Last-Event-ID` if it gave an event id) or re-opened, after the server's `retry`
+//!   delay, or else after a delay that grows while re-opening gets nowhere (1 s doubling to
+//!   30 s). It stays closed once the server answers 405 (no stream offered), 404 (the session
+//!   is gone: reported, see [`StreamableHttp::with_session_lost`]; a new session opens a new
+//!   stream) or 409 (another stream is open), when the session changes, and once
+//!   [`StreamableHttp::close`] was called.
 //! - `MCP-Protocol-Version` goes on every request once set; `Mcp-Session-Id` once the server
 //!   assigned one.
 //! - Requests whose responses can no longer arrive (a stream that ended without them and
@@ -40,6 +46,11 @@ pub const DEFAULT_MAX_MESSAGE: usize = 64 * 1024 * 1024;
 const MAX_RESUMES: u32 = 5;
 /// Delay before resuming when the server gave no `retry`.
 const DEFAULT_RETRY: Duration = Duration::from_secs(1);
+/// The longest wait before re-opening the standalone stream (unless the server's `retry` asks
+/// for longer); a stream that lasted this long counts as having worked.
+const MAX_REOPEN_DELAY: Duration = Duration::from_secs(30);
+/// The smallest base for the growing delay, so that `retry: 0` cannot make it a busy loop.
+const MIN_REOPEN_BACKOFF: Duration = Duration::from_millis(100);
 /// A JSON answer larger than this is forwarded as it arrives (see [`LargeMessage`]).
 const LARGE: usize = 256 * 1024;
 /// Pieces of a [`LargeMessage`] read ahead of its reader: one is enough to keep stdout busy,
@@ -118,6 +129,9 @@ struct Shared {
     session_id: Option<String>,
     protocol_version: Option<String>,
     bearer: Option<Secret>,
+    /// Counts [`StreamableHttp::reset_session`] calls (a server without session ids has no
+    /// other way to tell one session from the next).
+    resets: u64,
 }
 
 /// A Streamable HTTP connection to one MCP endpoint.
@@ -137,6 +151,21 @@ pub struct StreamableHttp {
     lost: Option<mpsc::UnboundedSender<StreamLost>>,
     /// Where large JSON answers go as they arrive; without it they are gathered whole.
     large: Option<mpsc::UnboundedSender<LargeMessage>>,
+    /// Set by [`Self::close`]: the standalone stream is not re-opened any more.
+    closing: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Told the session id when re-opening the standalone stream finds the session gone.
+    session_lost: Option<mpsc::UnboundedSender<String>>,
+}
+
+/// How one SSE response body ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pumped {
+    /// Every pending response arrived (POST streams only).
+    Answered,
+    /// The body ended (or broke); `progress` if it carried any event or event id.
+    Ended { progress: bool },
+    /// An event was larger than the limit.
+    TooLarge,
 }
 
 impl StreamableHttp {
@@ -168,6 +197,8 @@ impl StreamableHttp {
                 events: None,
                 lost: None,
                 large: None,
+                closing: Arc::new(tokio::sync::watch::Sender::new(false)),
+                session_lost: None,
             },
             rx,
         ))
@@ -188,6 +219,13 @@ impl StreamableHttp {
     /// Forwards large JSON answers as they arrive, on `tx` (see [`LargeMessage`]).
     pub fn with_large_messages(mut self, tx: mpsc::UnboundedSender<LargeMessage>) -> Self {
         self.large = Some(tx);
+        self
+    }
+
+    /// Reports the session id when the server ended the session while nothing was being sent
+    /// (re-opening the standalone stream got 404), so that the caller can re-initialize.
+    pub fn with_session_lost(mut self, tx: mpsc::UnboundedSender<String>) -> Self {
+        self.session_lost = Some(tx);
         self
     }
 
@@ -231,6 +269,34 @@ impl StreamableHttp {
         if let Ok(mut s) = self.shared.lock() {
             s.session_id = None;
             s.protocol_version = None;
+            s.resets += 1;
+        }
+    }
+
+    /// Which session this is: the number of resets and the session id.
+    fn session_key(&self) -> Option<(u64, Option<String>)> {
+        self.shared
+            .lock()
+            .ok()
+            .map(|s| (s.resets, s.session_id.clone()))
+    }
+
+    /// Stops re-opening the standalone stream (the session is ending). Also done by
+    /// [`Self::delete`].
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    fn is_closing(&self) -> bool {
+        *self.closing.borrow() || self.inbound.is_closed()
+    }
+
+    /// Sleeps for `d`; `false` if the transport was closed meanwhile.
+    async fn sleep_unless_closing(&self, d: Duration) -> bool {
+        let mut closing = self.closing.subscribe();
+        tokio::select! {
+            () = tokio::time::sleep(d) => !self.is_closing(),
+            _ = closing.wait_for(|c| *c) => false,
         }
     }
 
@@ -365,7 +431,7 @@ impl StreamableHttp {
             .is_some_and(|c| c.starts_with("text/event-stream"));
         if is_sse {
             let this = self.clone();
-            tokio::spawn(async move { this.read_stream(resp, pending, true).await });
+            tokio::spawn(async move { this.read_stream(resp, pending).await });
         } else {
             self.read_json(resp, pending).await;
         }
@@ -490,21 +556,38 @@ impl StreamableHttp {
 
     /// Opens the standalone GET stream for server-initiated messages. Returns whether the
     /// server offers one (a non-2xx answer, such as 405, means it does not; that is fine).
+    /// While the session lasts the stream is re-opened when it ends (see the module docs).
     pub async fn open_get_stream(&self) -> Result<bool, TransportError> {
-        let resp = self.get(None).await?;
+        let key = self.session_key();
+        let session = key.as_ref().and_then(|(_, id)| id.clone());
+        let resp = self.get(session.as_deref(), None).await?;
         let ok = (200..300).contains(&resp.status().as_u16());
         if ok {
             let this = self.clone();
-            tokio::spawn(async move { this.read_stream(resp, HashSet::new(), false).await });
+            tokio::spawn(async move { this.read_standalone(resp, key).await });
         }
         Ok(ok)
     }
 
-    async fn get(&self, last_event_id: Option<&str>) -> Result<reqwest::Response, TransportError> {
+    /// GET with `Accept: text/event-stream`, in `session` (not necessarily the current one).
+    async fn get(
+        &self,
+        session: Option<&str>,
+        last_event_id: Option<&str>,
+    ) -> Result<reqwest::Response, TransportError> {
+        let mut headers = self.headers()?;
+        headers.remove(SESSION_HEADER);
+        if let Some(id) = session {
+            headers.insert(
+                SESSION_HEADER,
+                HeaderValue::from_str(id)
+                    .map_err(|_| TransportError::Header(SESSION_HEADER.to_owned()))?,
+            );
+        }
         let mut req = self
             .client
             .request(reqwest::Method::GET, self.target()?)
-            .headers(self.headers()?)
+            .headers(headers)
             .header(ACCEPT, "text/event-stream");
         if let Some(id) = last_event_id {
             req = req.header("last-event-id", id);
@@ -512,8 +595,10 @@ impl StreamableHttp {
         req.send().await.map_err(|e| self.network(&e))
     }
 
-    /// Sends DELETE to end the session. 404/405 and errors are ignored: ending is best-effort.
+    /// Sends DELETE to end the session (and [`Self::close`]s). 404/405 and errors are ignored:
+    /// ending is best-effort.
     pub async fn delete(&self) {
+        self.close();
         if self.session_id().is_none() {
             return;
         }
@@ -529,52 +614,74 @@ impl StreamableHttp {
         }
     }
 
-    /// Reads an SSE stream, delivering messages; resumes it when it ends early.
-    async fn read_stream(
+    /// Reads one SSE response body, delivering its messages and noting `retry`. With `is_post`
+    /// it stops as soon as every pending response arrived.
+    async fn pump(
         &self,
-        mut resp: reqwest::Response,
-        mut pending: HashSet<String>,
+        resp: reqwest::Response,
+        parser: &mut sse::Parser,
+        pending: &mut HashSet<String>,
+        retry: &mut Option<Duration>,
         is_post: bool,
-    ) {
+    ) -> Pumped {
+        let id_before = parser.last_id().map(str::to_owned);
+        let mut events_seen = false;
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let Ok(chunk) = chunk else { break };
+            let Ok(events) = parser.feed(&chunk) else {
+                return Pumped::TooLarge;
+            };
+            events_seen |= !events.is_empty();
+            for ev in events {
+                if let Some(ms) = ev.retry {
+                    *retry = Some(Duration::from_millis(ms));
+                }
+                if ev.data.trim().is_empty() || !(ev.event.is_empty() || ev.event == "message") {
+                    continue;
+                }
+                if let Ok(p) = jsonrpc::peek(ev.data.as_bytes()) {
+                    for k in p.kinds() {
+                        if let Kind::Response { id } = k {
+                            pending.remove(id);
+                        }
+                    }
+                }
+                let _ = self.inbound.send(Bytes::from(ev.data));
+            }
+            if is_post && pending.is_empty() {
+                return Pumped::Answered;
+            }
+        }
+        Pumped::Ended {
+            progress: events_seen || parser.last_id() != id_before.as_deref(),
+        }
+    }
+
+    /// Reads a POST's SSE stream, delivering messages; resumes it when it ends early.
+    async fn read_stream(&self, mut resp: reqwest::Response, mut pending: HashSet<String>) {
         let mut parser = sse::Parser::new(self.max_message);
         let mut retry: Option<Duration> = None;
         let mut resumes = 0;
         loop {
-            let mut stream = resp.bytes_stream();
-            while let Some(chunk) = stream.next().await {
-                let Ok(chunk) = chunk else { break };
-                let Ok(events) = parser.feed(&chunk) else {
+            match self
+                .pump(resp, &mut parser, &mut pending, &mut retry, true)
+                .await
+            {
+                Pumped::Answered => return,
+                Pumped::TooLarge => {
                     self.lose(
                         pending,
                         format!("an event exceeded {} bytes", self.max_message),
                     );
                     return;
-                };
-                for ev in events {
-                    if let Some(ms) = ev.retry {
-                        retry = Some(Duration::from_millis(ms));
-                    }
-                    if ev.data.trim().is_empty() || !(ev.event.is_empty() || ev.event == "message")
-                    {
-                        continue;
-                    }
-                    if let Ok(p) = jsonrpc::peek(ev.data.as_bytes()) {
-                        for k in p.kinds() {
-                            if let Kind::Response { id } = k {
-                                pending.remove(id);
-                            }
-                        }
-                    }
-                    let _ = self.inbound.send(Bytes::from(ev.data));
                 }
-                if is_post && pending.is_empty() {
-                    return;
-                }
+                Pumped::Ended { .. } => {}
             }
-            // The stream ended. A POST stream with responses outstanding, or the standalone
-            // stream, is resumed from the last event id after the server's retry delay.
+            // The stream ended. A POST stream with responses outstanding is resumed from the
+            // last event id after the server's retry delay.
             let Some(last_id) = parser.last_id().map(str::to_owned) else {
-                if is_post && !pending.is_empty() {
+                if !pending.is_empty() {
                     self.note("a response stream ended without its response and without an event id to resume from".to_owned());
                     self.lose(
                         pending,
@@ -583,7 +690,7 @@ impl StreamableHttp {
                 }
                 return;
             };
-            if (is_post && pending.is_empty()) || self.inbound.is_closed() {
+            if pending.is_empty() || self.inbound.is_closed() {
                 return;
             }
             if resumes >= MAX_RESUMES {
@@ -600,7 +707,8 @@ impl StreamableHttp {
                 delay.as_millis()
             ));
             tokio::time::sleep(delay).await;
-            match self.get(Some(&last_id)).await {
+            let session = self.session_id();
+            match self.get(session.as_deref(), Some(&last_id)).await {
                 Ok(r) if r.status().is_success() => {
                     resp = r;
                     // Event ids are per stream: the resumed stream continues this one.
@@ -620,6 +728,139 @@ impl StreamableHttp {
             }
         }
     }
+
+    /// Reads the standalone GET stream of `session` for as long as the session lasts: when it
+    /// ends it is resumed (with the last event id) or re-opened (without one), see the module
+    /// docs for when and when not.
+    async fn read_standalone(
+        &self,
+        mut resp: reqwest::Response,
+        key: Option<(u64, Option<String>)>,
+    ) {
+        let session = key.as_ref().and_then(|(_, id)| id.clone());
+        let mut parser = sse::Parser::new(self.max_message);
+        let mut retry: Option<Duration> = None;
+        // Re-opening attempts in a row that got nowhere: the delay grows with them.
+        let mut failures: u32 = 0;
+        let mut no_requests = HashSet::new();
+        loop {
+            let opened = tokio::time::Instant::now();
+            let mut closing = self.closing.subscribe();
+            let ended = tokio::select! {
+                p = self.pump(resp, &mut parser, &mut no_requests, &mut retry, false) => p,
+                _ = closing.wait_for(|c| *c) => return,
+            };
+            let progress = match ended {
+                Pumped::Ended { progress } => progress,
+                Pumped::TooLarge => {
+                    tracing::warn!(
+                        "the server sent an event larger than {} bytes on the standalone stream; dropped",
+                        self.max_message
+                    );
+                    // What is buffered is part of that event: start afresh.
+                    parser = sse::Parser::new(self.max_message);
+                    false
+                }
+                Pumped::Answered => false,
+            };
+            if progress || opened.elapsed() >= MAX_REOPEN_DELAY {
+                failures = 0;
+            }
+            let mut last_id = parser.last_id().map(str::to_owned);
+            resp = loop {
+                if self.is_closing() {
+                    return;
+                }
+                if self.session_key() != key {
+                    // A new session opens its own stream.
+                    tracing::debug!("the session changed; its standalone stream is not re-opened");
+                    return;
+                }
+                let delay = reopen_delay(retry, failures);
+                failures = failures.saturating_add(1);
+                self.note(format!(
+                    "the standalone stream ended; {} after {} ms",
+                    if last_id.is_some() {
+                        "resuming it"
+                    } else {
+                        "re-opening it"
+                    },
+                    delay.as_millis()
+                ));
+                tracing::debug!(
+                    delay_ms = delay.as_millis() as u64,
+                    resume = last_id.is_some(),
+                    "the standalone stream ended; re-opening it"
+                );
+                if !self.sleep_unless_closing(delay).await || self.session_key() != key {
+                    return;
+                }
+                match self.get(session.as_deref(), last_id.as_deref()).await {
+                    Ok(r) if r.status().is_success() => break r,
+                    Ok(r) => {
+                        match r.status().as_u16() {
+                            405 => {
+                                tracing::info!(
+                                    "the server no longer offers a standalone stream (HTTP 405)"
+                                );
+                                return;
+                            }
+                            404 if session.is_some() => {
+                                // Re-initializing opens a new stream.
+                                tracing::info!("re-opening the standalone stream: the session is gone (HTTP 404)");
+                                if let (Some(tx), Some(id)) = (&self.session_lost, session) {
+                                    let _ = tx.send(id);
+                                }
+                                return;
+                            }
+                            404 => {
+                                tracing::info!(
+                                    "the server no longer offers a standalone stream (HTTP 404)"
+                                );
+                                return;
+                            }
+                            409 => {
+                                tracing::info!(
+                                    "another standalone stream is open for this session (HTTP 409)"
+                                );
+                                return;
+                            }
+                            status => {
+                                tracing::warn!(
+                                    status,
+                                    "re-opening the standalone stream failed; trying again later"
+                                );
+                                // The server would not resume: a fresh stream beats none.
+                                last_id = None;
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(
+                        error = %e,
+                        "re-opening the standalone stream failed; trying again later"
+                    ),
+                }
+            };
+            if last_id.is_none() {
+                // A new stream: event ids are per stream.
+                parser = sse::Parser::new(self.max_message);
+            }
+        }
+    }
+}
+
+/// How long to wait before re-opening the standalone stream after `failures` attempts in a
+/// row that got nowhere: the server's `retry` (or 1 s) at first, then doubling up to 30 s
+/// (or `retry`, if that is longer).
+fn reopen_delay(retry: Option<Duration>, failures: u32) -> Duration {
+    let base = retry.unwrap_or(DEFAULT_RETRY);
+    if failures == 0 {
+        return base;
+    }
+    let grown = base
+        .max(MIN_REOPEN_BACKOFF)
+        .saturating_mul(2u32.saturating_pow(failures.min(16)));
+    grown.min(MAX_REOPEN_DELAY).max(base)
 }
 
 /// An error with its causes ("error sending request: connection refused"), as a person reads
@@ -640,4 +881,30 @@ pub(crate) fn bearer_header(token: &Secret) -> Result<HeaderValue, TransportErro
         .map_err(|_| TransportError::Header("Authorization".to_owned()))?;
     v.set_sensitive(true);
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reopen_delay_honours_retry_then_grows_to_a_cap() {
+        let ms = Duration::from_millis;
+        // The server's retry first, as given (0 included).
+        assert_eq!(reopen_delay(Some(ms(250)), 0), ms(250));
+        assert_eq!(reopen_delay(Some(ms(0)), 0), ms(0));
+        assert_eq!(reopen_delay(None, 0), DEFAULT_RETRY);
+        // Then doubling, from at least 100 ms, so retry: 0 is no busy loop.
+        assert_eq!(reopen_delay(Some(ms(250)), 1), ms(500));
+        assert_eq!(reopen_delay(Some(ms(250)), 2), ms(1000));
+        assert_eq!(reopen_delay(Some(ms(0)), 1), ms(200));
+        assert_eq!(reopen_delay(None, 1), Duration::from_secs(2));
+        assert_eq!(reopen_delay(None, 4), Duration::from_secs(16));
+        // Capped at 30 s, however many failures.
+        assert_eq!(reopen_delay(None, 5), MAX_REOPEN_DELAY);
+        assert_eq!(reopen_delay(None, u32::MAX), MAX_REOPEN_DELAY);
+        // Unless the server asked for longer.
+        let long = Duration::from_secs(60);
+        assert_eq!(reopen_delay(Some(long), 3), long);
+    }
 }
