@@ -26,6 +26,7 @@ TEST_PACKAGES=(
   xvfb xauth dbus gnome-keyring libsecret-tools webkit2gtk-driver xdg-utils
   desktop-file-utils libglib2.0-bin python3 python3-dbus python3-gi python3-venv
   chromium  # the "system browser" of the window test, headless
+  dunst     # a real notification daemon for the notification test
 )
 
 ensure_apt() {

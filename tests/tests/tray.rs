@@ -326,3 +326,132 @@ fn a_sign_in_comes_back_through_the_app_url_scheme() {
     sni(&["click", &pid, "Quit"]);
     app.wait_exit();
 }
+
+/// A bridge that needs a sign-in makes the app show one notification (dunst, a real
+/// notification daemon, on the session bus), however many times bridges ask; clicking it (its
+/// default action, as `dunstctl action` does) starts the sign-in.
+#[test]
+fn a_waiting_bridge_gives_one_notification_whose_click_signs_in() {
+    if !desktop() {
+        return;
+    }
+    if !desktop_available(
+        "dunst (a notification daemon)",
+        Path::new("/usr/bin/dunst").exists(),
+    ) {
+        return;
+    }
+    let Some(node) = peers_available() else {
+        return;
+    };
+    let _turn = ONE_APP_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let peers = Peer::start(&node, "start-pair.mjs", &["--auto-login", "alice"]);
+    let mut app = App::new(&format!(
+        "version = 1\n\n[servers.work]\nurl = \"{}\"\n",
+        peers.get("mcp")
+    ));
+    let h = app.home.path().to_owned();
+    // The browser: follows every redirect, with cookies, back to the loopback listener.
+    let browser = h.join("browser.sh");
+    std::fs::write(
+        &browser,
+        format!(
+            "#!/bin/sh\nexec curl -s -L -c {jar} -b {jar} -o /dev/null \"$1\"\n",
+            jar = h.join("cookies").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &browser,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::create_dir_all(h.join("data/applications")).unwrap();
+    std::fs::write(
+        h.join("data/applications/test-browser.desktop"),
+        format!(
+            "[Desktop Entry]\nType=Application\nName=Test browser\nExec={} %u\nNoDisplay=true\n\
+             MimeType=x-scheme-handler/http;x-scheme-handler/https;\n",
+            browser.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        h.join("config/mimeapps.list"),
+        "[Default Applications]\nx-scheme-handler/http=test-browser.desktop\n\
+         x-scheme-handler/https=test-browser.desktop\n",
+    )
+    .unwrap();
+    std::fs::write(h.join("dunstrc"), "[global]\n    timeout = 0\n").unwrap();
+    let mut dunst = Command::new("dunst")
+        .args(["-config", &h.join("dunstrc").display().to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let dunstctl = |args: &[&str]| {
+        let out = Command::new("dunstctl").args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while dunstctl(&["is-paused"]).is_empty() {
+        assert!(Instant::now() < deadline, "dunst did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid = app.start();
+    wait_menu(&pid, "Needs sign-in", |l| {
+        l.iter().any(|x| x == "Needs sign-in")
+    });
+    // Three MCP clients start and ask; each gets the "sign in" error at once.
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    for _ in 0..3 {
+        let mut c = Command::new(binary("mcp-companion"));
+        app.env(&mut c);
+        let mut child = c
+            .args(["connect", "work"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            writeln!(stdin, "{init}").unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Sign in to work"), "{text}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while dunstctl(&["count", "displayed"]) != "1" {
+        assert!(
+            Instant::now() < deadline,
+            "no notification was shown; dunst shows {}",
+            dunstctl(&["count", "displayed"])
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        dunstctl(&["count", "displayed"]),
+        "1",
+        "one notification per server"
+    );
+    assert_eq!(
+        dunstctl(&["count", "waiting"]),
+        "0",
+        "none queued behind it"
+    );
+    // The person clicks it: the sign-in runs (in the "browser" above).
+    dunstctl(&["action", "0"]);
+    wait_menu(&pid, "Signed in after the click", |l| {
+        l.iter().any(|x| x.starts_with("Signed in · expires in"))
+    });
+    sni(&["click", &pid, "Quit"]);
+    app.wait_exit();
+    let _ = dunst.kill();
+    let _ = dunst.wait();
+}

@@ -67,6 +67,8 @@ struct Known {
     backoff: u64,
     refreshed_at: Option<u64>,
     recent: std::collections::VecDeque<RecentEvent>,
+    /// When a bridge was last told to have the person sign in (events at most once a minute).
+    waiting_since: u64,
 }
 
 #[derive(Debug, Default)]
@@ -298,7 +300,13 @@ impl Broker {
                 pid: std::process::id(),
                 host: self.inner.opts.host.clone(),
             }),
-            Op::GetToken { server, min_ttl } => self.get_token(&server, min_ttl).await,
+            Op::GetToken { server, min_ttl } => {
+                let r = self.get_token(&server, min_ttl).await;
+                if matches!(&r, Err(e) if e.kind == ErrorKind::NeedsSignIn) {
+                    self.bridge_waits(&server);
+                }
+                r
+            }
             Op::ReportRejected {
                 server,
                 generation,
@@ -487,6 +495,7 @@ impl Broker {
             k.backoff = 0;
             k.retry_at = 0;
             k.refreshed_at = Some(now());
+            k.waiting_since = 0;
             token_reply(t, k.generation)
         });
         self.emit(server, State::SignedIn, None);
@@ -1039,6 +1048,25 @@ impl Broker {
             servers.push(st);
         }
         Ok(Reply::Status { servers })
+    }
+
+    /// A bridge asked for a token and was told to have the person sign in: an event for the
+    /// tray (which notifies once per episode), at most once a minute per server.
+    fn bridge_waits(&self, server: &str) {
+        let due = self.slot(server).with(|k| {
+            let due = now().saturating_sub(k.waiting_since) >= 60;
+            if due {
+                k.waiting_since = now();
+            }
+            due
+        });
+        if due {
+            self.emit(
+                server,
+                State::NeedsSignIn,
+                Some("an MCP client is waiting for a sign-in".to_owned()),
+            );
+        }
     }
 
     fn bridges(&self, server: &str) -> u32 {
