@@ -11,8 +11,12 @@ use std::time::{Duration, Instant};
 
 use companion_tests::bin_dir;
 
-fn status_kb(pid: u32, key: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
+/// A `kB` figure from a `/proc/PID/` file: `status` (`VmRSS:`, `VmHWM:`) or `smaps_rollup`
+/// (`Pss:` counts shared library pages in proportion to how many processes map them, as GTK
+/// and WebKit are shared with every other GTK app on a desktop; `Anonymous:` is the app's own
+/// heap and stacks).
+fn proc_kb(pid: u32, file: &str, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/{file}"))
         .unwrap_or_default()
         .lines()
         .find(|l| l.starts_with(key))
@@ -21,17 +25,12 @@ fn status_kb(pid: u32, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// From `smaps_rollup`: `Pss:` counts shared library pages in proportion to how many processes
-/// map them (GTK and WebKit are shared with every other GTK app on a desktop); `Anonymous:` is
-/// the app's own heap and stacks.
+fn status_kb(pid: u32, key: &str) -> u64 {
+    proc_kb(pid, "status", key)
+}
+
 fn rollup_kb(pid: u32, key: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    proc_kb(pid, "smaps_rollup", key)
 }
 
 fn cpu_ticks(pid: u32) -> u64 {

@@ -7,6 +7,8 @@
 //! they were skipped and pass.
 #![allow(clippy::unwrap_used, clippy::print_stdout, unreachable_pub)]
 
+pub mod desktop;
+
 use std::path::PathBuf;
 
 /// The directory holding the workspace's built binaries (`target/debug`).

@@ -270,37 +270,14 @@ fn a_sign_in_comes_back_through_the_app_url_scheme() {
     // The "browser": follows the authorization server's redirects (with cookies), then opens
     // the final mcp-companion:// link the way a browser does, through the desktop.
     let h = app.home.path().to_owned();
-    let browser = h.join("browser.sh");
-    std::fs::write(
-        &browser,
-        format!(
-            "#!/bin/sh\nurl=\"$1\"\nfor i in $(seq 20); do\n  loc=$(curl -s -c {jar} -b {jar} -o /dev/null -w '%{{redirect_url}}' \"$url\")\n  \
-             case \"$loc\" in mcp-companion:*) exec gio open \"$loc\";; '') exit 1;; *) url=\"$loc\";; esac\ndone\n",
+    companion_tests::desktop::install_browser(
+        &h,
+        &format!(
+            "url=\"$1\"\nfor i in $(seq 20); do\n  loc=$(curl -s -c {jar} -b {jar} -o /dev/null -w '%{{redirect_url}}' \"$url\")\n  \
+             case \"$loc\" in mcp-companion:*) exec gio open \"$loc\";; '') exit 1;; *) url=\"$loc\";; esac\ndone",
             jar = h.join("cookies").display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &browser,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    std::fs::create_dir_all(h.join("data/applications")).unwrap();
-    std::fs::write(
-        h.join("data/applications/test-browser.desktop"),
-        format!(
-            "[Desktop Entry]\nType=Application\nName=Test browser\nExec={} %u\nNoDisplay=true\n\
-             MimeType=x-scheme-handler/http;x-scheme-handler/https;\n",
-            browser.display()
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        h.join("config/mimeapps.list"),
-        "[Default Applications]\nx-scheme-handler/http=test-browser.desktop\n\
-         x-scheme-handler/https=test-browser.desktop\n",
-    )
-    .unwrap();
+    );
     let pid = app.start();
     wait_menu(&pid, "Needs sign-in", |l| {
         l.iter().any(|x| x == "Needs sign-in")
@@ -354,36 +331,13 @@ fn a_waiting_bridge_gives_one_notification_whose_click_signs_in() {
     ));
     let h = app.home.path().to_owned();
     // The browser: follows every redirect, with cookies, back to the loopback listener.
-    let browser = h.join("browser.sh");
-    std::fs::write(
-        &browser,
-        format!(
-            "#!/bin/sh\nexec curl -s -L -c {jar} -b {jar} -o /dev/null \"$1\"\n",
+    companion_tests::desktop::install_browser(
+        &h,
+        &format!(
+            "exec curl -s -L -c {jar} -b {jar} -o /dev/null \"$1\"",
             jar = h.join("cookies").display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &browser,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    std::fs::create_dir_all(h.join("data/applications")).unwrap();
-    std::fs::write(
-        h.join("data/applications/test-browser.desktop"),
-        format!(
-            "[Desktop Entry]\nType=Application\nName=Test browser\nExec={} %u\nNoDisplay=true\n\
-             MimeType=x-scheme-handler/http;x-scheme-handler/https;\n",
-            browser.display()
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        h.join("config/mimeapps.list"),
-        "[Default Applications]\nx-scheme-handler/http=test-browser.desktop\n\
-         x-scheme-handler/https=test-browser.desktop\n",
-    )
-    .unwrap();
+    );
     std::fs::write(h.join("dunstrc"), "[global]\n    timeout = 0\n").unwrap();
     let mut dunst = Command::new("dunst")
         .args(["-config", &h.join("dunstrc").display().to_string()])

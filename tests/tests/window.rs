@@ -62,37 +62,15 @@ impl Session {
         std::fs::write(h.join("config/mcp-companion/config.toml"), config).unwrap();
         // The "system browser": headless Chromium loading the authorization URL, following
         // the authorization server's redirects back to the app's loopback listener.
-        let browser = h.join("browser.sh");
-        std::fs::write(
-            &browser,
-            format!(
-                "#!/bin/sh\nexec {CHROMIUM} --headless --no-sandbox --disable-gpu --no-first-run \
-                 --user-data-dir={} --dump-dom \"$1\" >>{} 2>&1\n",
+        companion_tests::desktop::install_browser(
+            h,
+            &format!(
+                "exec {CHROMIUM} --headless --no-sandbox --disable-gpu --no-first-run \
+                 --user-data-dir={} --dump-dom \"$1\" >>{} 2>&1",
                 h.join("chromium").display(),
                 h.join("browser.log").display()
             ),
-        )
-        .unwrap();
-        std::fs::set_permissions(
-            &browser,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
-        std::fs::write(
-            h.join("data/applications/test-browser.desktop"),
-            format!(
-                "[Desktop Entry]\nType=Application\nName=Test browser\nExec={} %u\n\
-                 MimeType=x-scheme-handler/http;x-scheme-handler/https;\nNoDisplay=true\n",
-                browser.display()
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            h.join("config/mimeapps.list"),
-            "[Default Applications]\nx-scheme-handler/http=test-browser.desktop\n\
-             x-scheme-handler/https=test-browser.desktop\n",
-        )
-        .unwrap();
+        );
         let port = free_port();
         // The bus address is written out so `gio open` can join the same session later.
         let script = format!(
@@ -208,27 +186,50 @@ fn screenshots() -> PathBuf {
     d
 }
 
-async fn text(c: &Client, css: &str) -> String {
-    match c.find(Locator::Css(css)).await {
-        Ok(e) => e.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
+/// The text of `css`, or its `value` property (inputs); empty when it is not there.
+async fn read(c: &Client, css: &str, value: bool) -> String {
+    let Ok(e) = c.find(Locator::Css(css)).await else {
+        return String::new();
+    };
+    if value {
+        e.prop("value").await.ok().flatten().unwrap_or_default()
+    } else {
+        e.text().await.unwrap_or_default()
     }
 }
 
-/// Waits (at most `secs`) until the text of `css` satisfies `pred`.
-async fn wait_text(c: &Client, css: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
+async fn text(c: &Client, css: &str) -> String {
+    read(c, css, false).await
+}
+
+/// Waits (at most `secs`) until the text (or value) of `css` satisfies `pred`.
+async fn wait_for(
+    c: &Client,
+    css: &str,
+    value: bool,
+    secs: u64,
+    pred: impl Fn(&str) -> bool,
+) -> String {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
-        let t = text(c, css).await;
+        let t = read(c, css, value).await;
         if pred(&t) {
             return t;
         }
         assert!(
             Instant::now() < deadline,
-            "{css} did not reach the expected text within {secs} s; it reads {t:?}"
+            "{css} did not read as expected within {secs} s; it reads {t:?}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+async fn wait_text(c: &Client, css: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
+    wait_for(c, css, false, secs, pred).await
+}
+
+async fn wait_value(c: &Client, css: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
+    wait_for(c, css, true, secs, pred).await
 }
 
 async fn click(c: &Client, css: &str) {
@@ -382,22 +383,4 @@ fn add_a_server_in_the_wizard_sign_in_and_out_and_open_a_deep_link() {
 
         c.close().await.unwrap();
     });
-}
-
-async fn wait_value(c: &Client, css: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let v = match c.find(Locator::Css(css)).await {
-            Ok(e) => e.prop("value").await.ok().flatten().unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        if pred(&v) {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{css} did not get the expected value within {secs} s; it is {v:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }

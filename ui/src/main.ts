@@ -398,7 +398,7 @@ async function runTest(name: string): Promise<void> {
 
 // ---- forms (add and edit share the auth fields) ----
 
-function authFields(a: NewAuth, prefix: string, editing: boolean): HTMLElement {
+function authFields(a: NewAuth, prefix: string, editing: boolean, needClientId = false): HTMLElement {
   const keep = editing ? "leave empty to keep the stored one" : undefined;
   const box = h("div", { id: `${prefix}-auth-fields` });
   const draw = (mode: string): void => {
@@ -407,7 +407,13 @@ function authFields(a: NewAuth, prefix: string, editing: boolean): HTMLElement {
     switch (mode) {
       case "oauth":
         box.replaceChildren(
-          field("Client ID", input(`${prefix}-client-id`, o.client_id, { placeholder: "registered automatically when empty" }), "Needed when the authorization server does not register clients itself (Auth0, Okta, Entra)."),
+          field(
+            "Client ID",
+            input(`${prefix}-client-id`, o.client_id, needClientId ? { placeholder: "required: ask the server's administrators", required: true } : { placeholder: "registered automatically when empty" }),
+            needClientId
+              ? "This authorization server does not register clients itself: its administrators give you a client ID."
+              : "Needed when the authorization server does not register clients itself (Auth0, Okta, Entra).",
+          ),
           field("Client secret", input(`${prefix}-client-secret`, "", { type: "password" }), keep ?? "Only for confidential clients; stored in the OS keychain."),
           field("Scopes", input(`${prefix}-scopes`, o.scopes, { placeholder: "what the server advertises" })),
           field("Audience", input(`${prefix}-audience`, o.audience, { placeholder: "Auth0 only" })),
@@ -588,7 +594,7 @@ function confirmStep(d: Discovered, name: string): HTMLElement {
       d.profile ? h("dd", {}, `${d.profile}${d.profile_hint ? ` — ${d.profile_hint}` : ""}`) : null,
     ),
     field("Name", input("wizard-name", name || d.suggested_name, { required: true }), "What MCP clients call it: mcp-companion connect NAME."),
-    authFields(auth, "wizard", false),
+    authFields(auth, "wizard", false, d.registration === "pre_registered"),
     h("button", { id: "wizard-save", type: "submit", class: "primary" }, d.auth_required ? "Add and sign in" : "Add server"),
     msg,
   );
