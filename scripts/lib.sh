@@ -93,7 +93,7 @@ build_ui() {
 }
 
 # The MCP conformance suite and the Node test peers (oidc-provider, the MCP TypeScript SDK),
-# installed under the cache; tests/peers/node_modules links there.
+# installed under the cache; tests/peers/node_modules links there. Then the Python peer.
 CONFORMANCE_VERSION=0.1.16
 ensure_test_peers() {
   local conf=$CACHE/conformance
@@ -118,4 +118,23 @@ ensure_test_peers() {
   export MCP_COMPANION_NODE
   MCP_COMPANION_NODE=$(command -v node)
   note "conformance $CONFORMANCE_VERSION, peers in $peers, node $MCP_COMPANION_NODE"
+  ensure_python_peer
+}
+
+# The Python test peer (tests/peers/python: the MCP Python SDK and PyJWT) in a venv under the
+# cache, rebuilt only when its pinned requirements change. Needs python3-venv (TEST_PACKAGES).
+ensure_python_peer() {
+  local pyenv=$CACHE/pyenv req=$ROOT/tests/peers/python/requirements.txt
+  if ! cmp -s "$req" "$pyenv/requirements.txt" || [ ! -x "$pyenv/bin/python" ]; then
+    note "installing the Python test peer's packages as pinned (mcp, PyJWT) into $pyenv"
+    rm -rf "$pyenv"
+    python3 -m venv "$pyenv" >"$CACHE/pip.log" 2>&1 ||
+      { tail -20 "$CACHE/pip.log"; die "python3 -m venv failed (is python3-venv installed?)"; }
+    "$pyenv/bin/pip" install --disable-pip-version-check --no-input -q -r "$req" >>"$CACHE/pip.log" 2>&1 ||
+      { tail -40 "$CACHE/pip.log"; die "pip install -r tests/peers/python/requirements.txt failed"; }
+    # Copied last: an interrupted install is redone next time.
+    cp "$req" "$pyenv/requirements.txt"
+  fi
+  export MCP_COMPANION_PYTHON=$pyenv/bin/python
+  note "python peer: $("$MCP_COMPANION_PYTHON" -c 'import jwt, importlib.metadata as m; print("mcp", m.version("mcp"), "PyJWT", jwt.__version__)') in $pyenv"
 }

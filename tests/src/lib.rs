@@ -76,7 +76,30 @@ pub fn peers_available() -> Option<PathBuf> {
     }
 }
 
-/// A running peer process (`tests/peers/*.mjs`), stopped when dropped.
+/// The Python of the venv holding the Python test peer's packages (`MCP_COMPANION_PYTHON`, set
+/// by `scripts/test` from `tests/peers/python/requirements.txt`).
+pub fn python() -> Option<PathBuf> {
+    std::env::var_os("MCP_COMPANION_PYTHON")
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+}
+
+/// Whether the Python peer (`tests/peers/python`) can run; prints why not, or panics when
+/// required.
+pub fn python_peer_available() -> Option<PathBuf> {
+    let python = python();
+    if desktop_available(
+        "the Python test peer's venv (MCP_COMPANION_PYTHON)",
+        python.is_some(),
+    ) {
+        python
+    } else {
+        None
+    }
+}
+
+/// A running peer process (`tests/peers/*.mjs`, `tests/peers/python/*.py`), stopped when
+/// dropped.
 #[derive(Debug)]
 pub struct Peer {
     child: std::process::Child,
@@ -87,11 +110,26 @@ pub struct Peer {
 impl Peer {
     /// Starts `script` with `args` and waits (at most 30 s) for its ready line.
     pub fn start(node: &std::path::Path, script: &str, args: &[&str]) -> Self {
+        let mut cmd = std::process::Command::new(node);
+        cmd.arg(peers_dir().join(script)).args(args);
+        Self::spawn(cmd, script)
+    }
+
+    /// Starts the Python peer `script` (relative to `tests/peers/python`) with the venv's
+    /// `python` and waits (at most 30 s) for its ready line.
+    pub fn start_python(python: &std::path::Path, script: &str, args: &[&str]) -> Self {
+        let mut cmd = std::process::Command::new(python);
+        // -B: no __pycache__ in the source tree.
+        cmd.arg("-B")
+            .arg(peers_dir().join("python").join(script))
+            .args(args);
+        Self::spawn(cmd, script)
+    }
+
+    fn spawn(mut cmd: std::process::Command, script: &str) -> Self {
         use std::io::BufRead;
-        use std::process::{Command, Stdio};
-        let mut child = Command::new(node)
-            .arg(peers_dir().join(script))
-            .args(args)
+        use std::process::Stdio;
+        let mut child = cmd
             .current_dir(peers_dir())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
