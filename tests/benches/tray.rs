@@ -103,7 +103,20 @@ fn main() {
         ));
     }
     std::fs::write(h.join("config/mcp-companion/config.toml"), config).unwrap();
+    // A clean environment, as a desktop session starts the app: `cargo bench` adds variables
+    // such as LD_LIBRARY_PATH (pointing into the Rust toolchain) that change what gets loaded.
     let env = |c: &mut Command| {
+        c.env_clear();
+        for keep in [
+            "PATH",
+            "DISPLAY",
+            "DBUS_SESSION_BUS_ADDRESS",
+            "GNOME_KEYRING_CONTROL",
+        ] {
+            if let Some(v) = std::env::var_os(keep) {
+                c.env(keep, v);
+            }
+        }
         c.env("HOME", h)
             .env("XDG_CONFIG_HOME", h.join("config"))
             .env("XDG_DATA_HOME", h.join("data"))

@@ -716,16 +716,16 @@ fn auth_failures(stats: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The JSON-RPC error `connect` answers when the server refused the stored bearer token.
-///
-/// Today the bridge words a refused static token like a missing one ("requires authorization
-/// (HTTP 401): configure it with `mcp-companion add`, or pass --header …"); it does tell the
-/// person what to do, but not `mcp-companion secret set NAME --bearer`. Checked loosely so that a
-/// better message does not break this test.
+/// The JSON-RPC error `connect` answers when the server refused the stored bearer token: it
+/// names the server, the status and the command that stores a new token.
 fn assert_refused(r: &Value, url: &str) {
     let message = r["error"]["message"].as_str().unwrap_or_default();
     assert!(
-        message.contains(url) && message.contains("HTTP 401") && message.contains("mcp-companion "),
+        message.contains(url)
+            && message.contains("HTTP 401")
+            && message.contains("refused the stored credentials")
+            && message.contains("mcp-companion secret set ")
+            && message.contains(" --bearer"),
         "{r:#}"
     );
 }

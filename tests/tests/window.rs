@@ -80,6 +80,9 @@ impl Session {
             bus = h.join("bus").display()
         );
         let mut c = Command::new("dbus-run-session");
+        // Its own process group: the driver, the app, WebKit's processes and the bus all end
+        // with the test.
+        std::os::unix::process::CommandExt::process_group(&mut c, 0);
         c.args(["--", "sh", "-c", &script]);
         env(&mut c, h);
         let driver = c
@@ -153,7 +156,11 @@ impl Drop for Session {
             eprintln!("{}", self.log());
         }
         if let Some(mut c) = self.driver.take() {
-            let _ = c.kill();
+            let group = format!("-{}", c.id());
+            for signal in ["-TERM", "-KILL"] {
+                let _ = Command::new("kill").args([signal, "--", &group]).status();
+                std::thread::sleep(Duration::from_millis(300));
+            }
             let _ = c.wait();
         }
     }

@@ -96,6 +96,9 @@ pub struct Options {
     pub step_up_timeout: Duration,
     /// When set, every request is answered with this error instead of being forwarded.
     pub refuse: Option<String>,
+    /// What to do when the server refuses the static credentials in `headers` (401/403), e.g.
+    /// "store a new token with `mcp-companion secret set NAME --bearer`".
+    pub refused_hint: Option<String>,
 }
 
 impl Options {
@@ -108,6 +111,7 @@ impl Options {
             max_message: crate::transport::DEFAULT_MAX_MESSAGE,
             step_up_timeout: Duration::from_secs(120),
             refuse: None,
+            refused_hint: None,
         }
     }
 }
@@ -624,12 +628,17 @@ impl Bridge {
 
     fn refused(&self, status: u16, insufficient_scope: bool, retried: bool) -> Failure {
         let url = self.url();
-        Failure::auth(match (status, self.tokens.is_some()) {
-            (401, false) => format!(
+        Failure::auth(match (status, self.tokens.is_some(), &self.opts.refused_hint) {
+            (401 | 403, false, Some(hint)) => {
+                format!("{url} refused the stored credentials (HTTP {status}): {hint}")
+            }
+            (401, false, None) => format!(
                 "{url} requires authorization (HTTP 401): configure it with `mcp-companion add`, or pass --header 'Authorization: Bearer ${{TOKEN}}'"
             ),
-            (401, true) if retried => format!("{url} rejected the renewed token too (HTTP 401)"),
-            (403, _) if insufficient_scope => {
+            (401, true, _) if retried => {
+                format!("{url} rejected the renewed token too (HTTP 401)")
+            }
+            (403, _, _) if insufficient_scope => {
                 format!("{url} needs more scopes than were approved (HTTP 403 insufficient_scope)")
             }
             _ => format!("{url} refused access (HTTP {status})"),

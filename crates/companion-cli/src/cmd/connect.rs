@@ -95,10 +95,24 @@ pub(crate) fn run(env: &Env, a: &ConnectArgs) -> Result<(), Failure> {
             AuthConfig::Bearer {
                 token_command: None,
             }
-            | AuthConfig::Headers { .. } => match static_headers(server) {
-                Ok(h) => opts.headers.extend(h),
-                Err(why) => opts.refuse = Some(why),
-            },
+            | AuthConfig::Headers { .. } => {
+                match static_headers(server) {
+                    Ok(h) => opts.headers.extend(h),
+                    Err(why) => opts.refuse = Some(why),
+                }
+                let option = match &server.auth {
+                    AuthConfig::Headers { headers } => headers
+                        .iter()
+                        .map(|h| format!("--header {h}"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    _ => "--bearer".to_owned(),
+                };
+                opts.refused_hint = Some(format!(
+                    "it may have expired or been revoked; store a new one with `mcp-companion secret set {} {option}`",
+                    server.name
+                ));
+            }
         }
     }
     if let Some(t) = a.transport {
