@@ -137,6 +137,7 @@ pub fn run() -> tauri::Result<()> {
             None,
         ))
         .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(tauri_plugin_opener::init())
         .manage(AppState {
             api: api.clone(),
             route: Mutex::new(Route::List),
@@ -160,6 +161,16 @@ pub fn run() -> tauri::Result<()> {
             commands::copy_client_config,
         ])
         .setup(move |app| {
+            // Sign-ins started by the embedded broker open the browser through the opener
+            // plugin (after the broker's own http(s)-only check).
+            let handle = app.handle().clone();
+            companion_auth::browser::set_opener(move |url| {
+                use tauri_plugin_opener::OpenerExt;
+                handle
+                    .opener()
+                    .open_url(url, None::<&str>)
+                    .map_err(|e| e.to_string())
+            });
             start_broker();
             setup_links(app.handle());
             // Keep the login item in step with the setting (on by default).

@@ -2,7 +2,11 @@
 //!
 //! A server-supplied authorization URL once gave remote code execution in a popular bridge
 //! (it was handed to a shell). Here the URL must parse as `http` or `https`, and it is passed
-//! as a single argument to the platform opener (`open` crate: no shell involved).
+//! as a single argument to the platform opener (`open` crate: no shell involved). A host with
+//! its own opener (the tray app: Tauri's opener plugin) installs it with [`set_opener`]; the
+//! check above still runs first.
+
+use std::sync::OnceLock;
 
 use url::Url;
 
@@ -23,12 +27,26 @@ pub fn check(url: &str) -> Result<Url, AuthError> {
     }
 }
 
+type Opener = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
+static OPENER: OnceLock<Opener> = OnceLock::new();
+
+/// Makes [`open_url`] hand checked URLs to `opener` (set once, at start, by a host such as the
+/// tray app). Later calls are ignored.
+pub fn set_opener(opener: impl Fn(&str) -> Result<(), String> + Send + Sync + 'static) {
+    let _ = OPENER.set(Box::new(opener));
+}
+
 /// Opens `url` in the user's browser.
 pub fn open_url(url: &str) -> Result<(), AuthError> {
     let parsed = check(url)?;
-    open::that_detached(parsed.as_str()).map_err(|e| AuthError::Browser {
+    let opened = match OPENER.get() {
+        Some(open) => open(parsed.as_str()),
+        None => open::that_detached(parsed.as_str()).map_err(|e| e.to_string()),
+    };
+    opened.map_err(|reason| AuthError::Browser {
         url: url.to_owned(),
-        reason: e.to_string(),
+        reason,
     })
 }
 
