@@ -1215,3 +1215,66 @@ fn a_rejected_token_is_renewed_through_the_broker_and_the_request_retried_once()
     assert_eq!(refreshes(&peers), before + 2);
     assert!(b.close(Duration::from_secs(2)).0.success());
 }
+
+/// The server loses the session and is still restarting when the bridge replays `initialize`:
+/// that request fails with a clear error, and the next one re-initializes first instead of
+/// going out without a session for ever.
+#[test]
+fn a_failed_re_initialization_is_tried_again_with_the_next_request() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    let inits = Arc::new(AtomicU32::new(0));
+    let seen = inits.clone();
+    let up = Upstream::start(move |r| {
+        if r.method != "POST" {
+            return Reply::status(if r.method == "DELETE" { 200 } else { 405 });
+        }
+        let session = r.header("mcp-session-id").unwrap_or_default().to_owned();
+        match method_of(&r.body).as_str() {
+            "initialize" => match seen.fetch_add(1, Ordering::SeqCst) {
+                // The first replay arrives while the server is still restarting.
+                1 => Reply::status(503),
+                n => Reply::json(format!(
+                    r#"{{"jsonrpc":"2.0","id":{},"result":{{"protocolVersion":"2025-11-25","capabilities":{{}},"serverInfo":{{"name":"s","version":"1"}}}}}}"#,
+                    id_of(&r.body)
+                ))
+                .with_header("mcp-session-id", &format!("s-{n}")),
+            },
+            "notifications/initialized" => Reply::status(202),
+            // The first session is lost after one call; later ones work.
+            _ if session == "s-0" && id_of(&r.body) != "1" => Reply::status(404),
+            _ if session.is_empty() => Reply::status(400),
+            _ => Reply::json(format!(
+                r#"{{"jsonrpc":"2.0","id":{},"result":{{"session":"{session}"}}}}"#,
+                id_of(&r.body)
+            )),
+        }
+    });
+    let mut b = Bridge::start(&[&up.url]);
+    let init = b.initialize();
+    assert!(init["result"]["serverInfo"].is_object(), "{init}");
+    let call = |id: u32| format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/list"}}"#);
+    b.send(&call(1));
+    let (r, _) = b.until("1");
+    assert_eq!(r["result"]["session"], "s-0", "{r}");
+    // Session lost; the replayed initialize gets 503: this request fails, clearly.
+    b.send(&call(2));
+    let (r, _) = b.until("2");
+    assert!(r["error"]["message"].is_string(), "{r}");
+    // The server is back: the next request re-initializes first and goes through.
+    b.send(&call(3));
+    let (r, _) = b.until("3");
+    assert_eq!(r["result"]["session"], "s-2", "{r}");
+    assert!(b.close(Duration::from_secs(2)).0.success());
+    assert_eq!(
+        inits.load(Ordering::SeqCst),
+        3,
+        "client initialize + 2 replays"
+    );
+    assert!(
+        up.posts()
+            .iter()
+            .all(|p| p.header("mcp-session-id").is_some() || method_of(&p.body) == "initialize"),
+        "no request went out without a session"
+    );
+}

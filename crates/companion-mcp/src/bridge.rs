@@ -314,6 +314,9 @@ struct State {
     epoch: u64,
     /// Some POST succeeded over Streamable HTTP: a later 404 is no reason to fall back.
     streamable_works: bool,
+    /// A re-initialization failed half-way (the old session is gone and no new one exists,
+    /// e.g. the server was still restarting): the next request tries again first.
+    session_broken: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -548,6 +551,10 @@ impl Bridge {
                 // replay itself runs under this lock, hence the exception.)
                 drop(self.reinit.lock().await);
             }
+            if kind == SendKind::Other && self.state().session_broken {
+                let epoch = self.state().epoch;
+                self.reinitialize(epoch, kind).await?;
+            }
             self.ensure_token().await?;
             let generation = self.generation();
             let epoch = self.state().epoch;
@@ -558,8 +565,13 @@ impl Bridge {
             tracing::debug!(?kind, epoch, ?outcome, "posted");
             match outcome {
                 PostOutcome::Accepted | PostOutcome::Delivering => {
+                    let mut st = self.state();
                     if self.legacy.get().is_none() {
-                        self.state().streamable_works = true;
+                        st.streamable_works = true;
+                    }
+                    if kind == SendKind::Initialize {
+                        // The client started a new session itself.
+                        st.session_broken = false;
                     }
                     return Ok(());
                 }
@@ -770,42 +782,50 @@ impl Bridge {
             SendKind::Other => self.state().initialize.clone(),
             _ => None,
         };
-        if let Some(l) = self.legacy.get() {
-            self.connect_legacy(l).await?;
-        } else {
-            self.http.reset_session();
-        }
-        if let Some((id, init)) = replay {
-            tracing::info!("the server lost the session; re-initializing");
-            let (tx, rx) = oneshot::channel();
-            self.state().swallow.insert(id.clone(), tx);
-            let sent = Box::pin(self.send(&init, SendKind::Replay)).await;
-            let response = match sent {
-                Ok(()) => tokio::time::timeout(REPLAY_TIMEOUT, rx)
-                    .await
-                    .ok()
-                    .and_then(Result::ok),
-                Err(e) => {
-                    self.state().swallow.remove(&id);
-                    return Err(e);
-                }
-            };
-            let Some(response) = response else {
-                self.state().swallow.remove(&id);
-                return Err(Failure::upstream(format!(
-                    "{}: the server did not answer the replayed initialize",
-                    self.url()
-                )));
-            };
-            self.learn_version(&response);
-            let initialized = self.state().initialized.clone();
-            if let Some(n) = initialized {
-                Box::pin(self.send(&n, SendKind::Replay)).await?;
-                self.open_get_stream().await;
+        let replayed = async {
+            if let Some(l) = self.legacy.get() {
+                self.connect_legacy(l).await?;
+            } else {
+                self.http.reset_session();
             }
+            if let Some((id, init)) = replay {
+                tracing::info!("the server lost the session; re-initializing");
+                let (tx, rx) = oneshot::channel();
+                self.state().swallow.insert(id.clone(), tx);
+                let sent = Box::pin(self.send(&init, SendKind::Replay)).await;
+                let response = match sent {
+                    Ok(()) => tokio::time::timeout(REPLAY_TIMEOUT, rx)
+                        .await
+                        .ok()
+                        .and_then(Result::ok),
+                    Err(e) => {
+                        self.state().swallow.remove(&id);
+                        return Err(e);
+                    }
+                };
+                let Some(response) = response else {
+                    self.state().swallow.remove(&id);
+                    return Err(Failure::upstream(format!(
+                        "{}: the server did not answer the replayed initialize",
+                        self.url()
+                    )));
+                };
+                self.learn_version(&response);
+                let initialized = self.state().initialized.clone();
+                if let Some(n) = initialized {
+                    Box::pin(self.send(&n, SendKind::Replay)).await?;
+                    self.open_get_stream().await;
+                }
+            }
+            Ok::<(), Failure>(())
         }
-        self.state().epoch += 1;
-        Ok(())
+        .await;
+        let mut st = self.state();
+        st.session_broken = replayed.is_err();
+        if replayed.is_ok() {
+            st.epoch += 1;
+        }
+        replayed
     }
 
     /// The server ended session `id` while the client was quiet (re-opening the standalone
