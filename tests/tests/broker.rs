@@ -1553,6 +1553,28 @@ fn secret_set_gives_a_managed_server_its_secret() {
     assert_eq!(r["whoami"]["client_id"], "robot", "{r:#}");
     assert_eq!(r["whoami"]["scope"], "mcp:read", "{r:#}");
 
+    // New credentials: the broker drops the token made with the old ones, and the next
+    // request gets a fresh grant (rather than the cached token until it expires).
+    let grants = |s: &Value| {
+        s["token_requests"]["by_grant_type"]["client_credentials"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let before = grants(&stats(&peers));
+    sdk_whoami(&c, &node, "robot");
+    assert_eq!(grants(&stats(&peers)), before, "the cached token is reused");
+    let out = c.run_with(
+        &["secret", "set", "robot", "--client-secret"],
+        "robot-secret\n",
+    );
+    assert!(out.status.success());
+    sdk_whoami(&c, &node, "robot");
+    assert_eq!(
+        grants(&stats(&peers)),
+        before + 1,
+        "a new grant after the secret changed"
+    );
+
     // `show` says it is managed (locked), and which profile applies.
     let show = c.ok(&["show", "robot"]);
     assert!(

@@ -69,6 +69,12 @@ pub enum Op {
     },
     /// Every configured server's status.
     Status,
+    /// Drop the server's cached token without revoking it (its client credentials changed:
+    /// the next request gets a token made with the new ones).
+    Forget {
+        /// The server's name.
+        server: String,
+    },
     /// An `mcp-companion://oauth/callback?…` link the app received: for the sign-in waiting for
     /// its `state`.
     Callback {

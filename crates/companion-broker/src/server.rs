@@ -319,6 +319,7 @@ impl Broker {
             Op::SignIn { server, headless } => self.sign_in(&server, headless).await,
             Op::SignOut { server } => self.sign_out(&server).await,
             Op::Status => self.status().await,
+            Op::Forget { server } => self.forget(&server).await,
             Op::Callback { url } => self
                 .inner
                 .app_redirects
@@ -1067,6 +1068,28 @@ impl Broker {
                 Some("an MCP client is waiting for a sign-in".to_owned()),
             );
         }
+    }
+
+    /// Drops `server`'s token from memory and the keychain, without revoking it.
+    pub async fn forget(&self, server: &str) -> Result<Reply, BrokerError> {
+        self.server(server)?;
+        let slot = self.slot(server);
+        let _flight = slot.flight.lock().await;
+        let name = server.to_owned();
+        self.blocking(move |v| v.delete_tokens(&name))
+            .await?
+            .map_err(keychain_err)?;
+        slot.with(|k| {
+            k.loaded = true;
+            k.tokens = None;
+            k.generation += 1;
+            k.state = None;
+            k.error = None;
+            k.step_up = None;
+        });
+        Ok(Reply::Done {
+            done: format!("forgot {server}'s cached token"),
+        })
     }
 
     fn bridges(&self, server: &str) -> u32 {

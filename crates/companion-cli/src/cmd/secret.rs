@@ -374,7 +374,39 @@ fn set(env: &Env, a: &SecretSetArgs) -> Result<(), Failure> {
             "MCP Companion keeps its own copy of the key; it does not need the file any more."
         );
     }
+    forget_token(s);
     Ok(())
+}
+
+/// A client-credentials server's cached token was made with the old credentials: drop it, so
+/// the next request uses the new ones. The running broker forgets it (memory and keychain);
+/// with none running, the keychain entry goes. Best effort: the token expires anyway.
+fn forget_token(s: &ServerConfig) {
+    if !matches!(s.auth, AuthConfig::ClientCredentials(_)) {
+        return;
+    }
+    let name = s.name.as_str().to_owned();
+    let via_broker = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()
+        .and_then(|rt| {
+            rt.block_on(async {
+                let mut c = companion_broker::BrokerClient::connect(
+                    &companion_broker::Endpoint::for_user(),
+                )
+                .await
+                .ok()?;
+                c.call(companion_broker::Op::Forget {
+                    server: name.clone(),
+                })
+                .await
+                .ok()
+            })
+        });
+    if via_broker.is_none() {
+        let _ = keychain().delete(&companion_store::keychain::accounts::tokens(&name));
+    }
 }
 
 fn capitalized(s: &str) -> String {
@@ -434,6 +466,9 @@ fn clear(env: &Env, a: &SecretClearArgs) -> Result<(), Failure> {
     }
     if a.all && removed == 0 {
         let _ = writeln!(out, "{name} had no secrets in the OS keychain.");
+    }
+    if removed > 0 {
+        forget_token(s);
     }
     Ok(())
 }
