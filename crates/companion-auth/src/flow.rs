@@ -492,15 +492,11 @@ impl Authorizer {
             resource: d.resource_metadata.as_ref(),
             ..Default::default()
         });
-        let scope = scopes.as_deref().map(scope::join);
-        let resource = self.resource()?;
+        // The provider profile shapes the request as for a sign-in (Auth0's `audience`,
+        // Entra's `.default` scope and no `resource`).
+        let shaped = self.shape(scopes)?.client_credentials_params();
         let mut params = vec![("grant_type", "client_credentials")];
-        if let Some(s) = scope.as_deref() {
-            params.push(("scope", s));
-        }
-        if let Some(r) = resource.as_deref() {
-            params.push(("resource", r));
-        }
+        params.extend(shaped.iter().map(|(k, v)| (*k, v.as_str())));
         grants::request_token(&self.http, "client credentials", &endpoint, &params, auth).await
     }
 

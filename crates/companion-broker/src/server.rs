@@ -412,6 +412,7 @@ impl Broker {
             })?;
         let mut a = AuthSettings::new(s.url.to_string());
         a.scopes.clone_from(&cc.scopes);
+        a.profile = cc.profile;
         a.grant = match method {
             ClientAuthMethod::PrivateKeyJwt => {
                 // The key was checked when it was stored; check again (it may predate a

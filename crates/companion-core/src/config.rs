@@ -268,6 +268,10 @@ pub struct ClientCredentialsSettings {
     /// authorization server knows several keys of the client.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    /// The provider profile (Auth0's `audience`, Entra's `.default` scope); `None` detects it
+    /// from the issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<crate::oauth::profile::Profile>,
 }
 
 /// Signing algorithms of a `private_key_jwt` client assertion.

@@ -496,6 +496,7 @@ mod tests {
             token_endpoint_auth_method: method,
             key_alg: None,
             key_id: None,
+            profile: None,
         })
     }
 

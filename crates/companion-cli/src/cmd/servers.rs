@@ -145,12 +145,17 @@ fn auth(a: &AddArgs) -> Result<AuthConfig, Failure> {
         || a.app_redirect
         || a.audience.is_some()
         || !a.authorize_params.is_empty()
-        || a.client_metadata_url.is_some()
-        || a.profile.is_some();
+        || a.client_metadata_url.is_some();
     if mode != AuthMode::Oauth && oauth_only {
         return Err(misplaced(
-            "--resource/--no-resource/--audience/--authorize-param/--client-metadata-url/--profile/--app-redirect",
+            "--resource/--no-resource/--audience/--authorize-param/--client-metadata-url/--app-redirect",
             "oauth",
+        ));
+    }
+    if !matches!(mode, AuthMode::Oauth | AuthMode::ClientCredentials) && a.profile.is_some() {
+        return Err(misplaced(
+            "--profile",
+            "oauth and --auth client-credentials",
         ));
     }
     if mode != AuthMode::Headers && !a.headers.is_empty() {
@@ -225,17 +230,7 @@ fn auth(a: &AddArgs) -> Result<AuthConfig, Failure> {
                 } else {
                     companion_core::config::Redirect::Loopback
                 },
-                profile: match &a.profile {
-                    None => None,
-                    Some(p) => {
-                        companion_core::oauth::profile::Profile::from_name(p).ok_or_else(|| {
-                            Failure::usage(format!(
-                                "--profile {p:?}: use one of {}",
-                                companion_core::oauth::profile::Profile::NAMES.join(", ")
-                            ))
-                        })?
-                    }
-                },
+                profile: profile_arg(a)?,
             })
         }
         AuthMode::Bearer => AuthConfig::Bearer {
@@ -264,10 +259,25 @@ fn auth(a: &AddArgs) -> Result<AuthConfig, Failure> {
                 // Set from the key once it is read.
                 key_alg: None,
                 key_id: a.key_id.clone(),
+                profile: profile_arg(a)?,
             })
         }
         AuthMode::None => AuthConfig::None,
     })
+}
+
+/// `--profile`, checked (`auto` is `None`).
+fn profile_arg(a: &AddArgs) -> Result<Option<companion_core::oauth::profile::Profile>, Failure> {
+    use companion_core::oauth::profile::Profile;
+    match &a.profile {
+        None => Ok(None),
+        Some(p) => Profile::from_name(p).ok_or_else(|| {
+            Failure::usage(format!(
+                "--profile {p:?}: use one of {}",
+                Profile::NAMES.join(", ")
+            ))
+        }),
+    }
 }
 
 /// Tells the user which of their servers the organization's policy set aside.

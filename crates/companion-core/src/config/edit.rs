@@ -156,6 +156,9 @@ fn server_table(s: &ServerConfig) -> Table {
             if let Some(alg) = c.key_alg {
                 auth.insert("key_alg", value(alg.as_str()));
             }
+            if let Some(p) = c.profile {
+                auth.insert("profile", value(p.name()));
+            }
             if let Some(kid) = &c.key_id {
                 auth.insert("key_id", value(kid));
             }

@@ -372,3 +372,33 @@ fn private_key_jwt_records_the_algorithm_and_key_id_never_the_key() {
     assert_eq!(e.problems[0].kind, ProblemKind::Secret, "{e}");
     assert!(e.to_string().contains("secret set NAME"), "{e}");
 }
+
+#[test]
+fn client_credentials_and_app_redirects_keep_their_profile_and_redirect() {
+    let text = "version = 1\n\n[servers.robot]\nurl = \"https://r.example.com/mcp\"\n\
+                auth = { mode = \"client_credentials\", client_id = \"r\", profile = \"auth0\" }\n\n\
+                [servers.desk]\nurl = \"https://d.example.com/mcp\"\n\
+                auth = { client_id = \"d\", redirect = \"app\" }\n";
+    let c = Config::parse("c.toml", text).unwrap();
+    let AuthConfig::ClientCredentials(cc) = &c.get("robot").unwrap().auth else {
+        panic!()
+    };
+    assert_eq!(cc.profile, Some(crate::oauth::profile::Profile::Auth0));
+    let AuthConfig::OAuth(o) = &c.get("desk").unwrap().auth else {
+        panic!()
+    };
+    assert_eq!(o.redirect, Redirect::App);
+    // Written back as read.
+    for name in ["robot", "desk"] {
+        let s = c.get(name).unwrap();
+        let again = add_server("c.toml", "", s).unwrap();
+        assert_eq!(Config::parse("c.toml", &again).unwrap().get(name), Some(s));
+    }
+    let e = Config::parse(
+        "c.toml",
+        "version = 1\n[servers.x]\nurl = \"https://x.example.com/mcp\"\nauth = { redirect = \"browser\" }\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("redirect") && e.contains("\"app\""), "{e}");
+}

@@ -354,6 +354,7 @@ fn auth_config(cx: &mut Ctx<'_>, prefix: &str, raw: RawAuth) -> AuthConfig {
             "redirect",
         ],
         "client_credentials" => &[
+            "profile",
             "client_id",
             "scopes",
             "token_endpoint_auth_method",
@@ -425,23 +426,7 @@ fn auth_config(cx: &mut Ctx<'_>, prefix: &str, raw: RawAuth) -> AuthConfig {
             client_metadata_url: raw
                 .client_metadata_url
                 .map(|u| client_metadata_url(cx, &f("client_metadata_url"), u)),
-            profile: raw
-                .profile
-                .and_then(|p| match Profile::from_name(p.get_ref()) {
-                    Some(profile) => profile,
-                    None => {
-                        cx.invalid(
-                            p.span(),
-                            f("profile"),
-                            format!(
-                                "unknown profile {:?}; expected one of {}",
-                                p.get_ref(),
-                                Profile::NAMES.join(", ")
-                            ),
-                        );
-                        None
-                    }
-                }),
+            profile: raw.profile.and_then(|p| profile(cx, &f("profile"), &p)),
             redirect: raw
                 .redirect
                 .map_or(Redirect::Loopback, |r| match r.get_ref().as_str() {
@@ -528,6 +513,7 @@ fn auth_config(cx: &mut Ctx<'_>, prefix: &str, raw: RawAuth) -> AuthConfig {
                 token_endpoint_auth_method: method,
                 key_alg,
                 key_id,
+                profile: raw.profile.and_then(|p| profile(cx, &f("profile"), &p)),
             })
         }
         "headers" => {
@@ -662,6 +648,25 @@ fn resource(cx: &mut Ctx<'_>, field: &str, r: Spanned<String>) -> ResourceSettin
                 "leave it out to send the server's own resource identifier",
             );
             ResourceSetting::Default
+        }
+    }
+}
+
+/// A provider profile name ("auto" is `None`).
+fn profile(cx: &mut Ctx<'_>, field: &str, p: &Spanned<String>) -> Option<Profile> {
+    match Profile::from_name(p.get_ref()) {
+        Some(profile) => profile,
+        None => {
+            cx.invalid(
+                p.span(),
+                field.to_owned(),
+                format!(
+                    "unknown profile {:?}; expected one of {}",
+                    p.get_ref(),
+                    Profile::NAMES.join(", ")
+                ),
+            );
+            None
         }
     }
 }

@@ -138,9 +138,77 @@ pub struct RequestShape {
     pub server_resource: Option<String>,
 }
 
+impl RequestShape {
+    /// The parameters of a client credentials token request (RFC 6749 §4.4) after the
+    /// profile's adjustments: `scope`, `resource` and `audience`. There is no authorization
+    /// request, so authorization-only extras (Google's `access_type`, `prompt`) are dropped, and
+    /// so is `offline_access`: a machine grant gets no refresh token.
+    pub fn client_credentials_params(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let scopes: Vec<&str> = self
+            .scopes
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .filter(|s| *s != "offline_access")
+            .collect();
+        if !scopes.is_empty() {
+            out.push(("scope", scopes.join(" ")));
+        }
+        if let Some(r) = &self.resource {
+            out.push(("resource", r.clone()));
+        }
+        if let Some((_, aud)) = self.extra.iter().find(|(k, _)| k == "audience") {
+            out.push(("audience", aud.clone()));
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_credentials_requests_follow_the_profile() {
+        let base = |scopes: Option<Vec<&str>>| RequestShape {
+            extra: Vec::new(),
+            resource: Some("https://api.example.com/mcp".into()),
+            scopes: scopes.map(|s| s.into_iter().map(str::to_owned).collect()),
+            server_resource: Some("https://api.example.com/mcp".into()),
+        };
+        let params = |p: Profile, scopes: Option<Vec<&str>>| {
+            let mut s = base(scopes);
+            p.adjust(&mut s);
+            s.client_credentials_params()
+                .into_iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            params(Profile::Generic, Some(vec!["mcp:read"])),
+            ["scope=mcp:read", "resource=https://api.example.com/mcp"]
+        );
+        // Auth0 ignores `resource`: the audience decides what the token is for.
+        assert_eq!(
+            params(Profile::Auth0, Some(vec!["mcp:read"])),
+            [
+                "scope=mcp:read",
+                "resource=https://api.example.com/mcp",
+                "audience=https://api.example.com/mcp"
+            ]
+        );
+        // Entra: no `resource`, the `.default` scope of the resource, no offline_access.
+        assert_eq!(
+            params(Profile::Entra, None),
+            ["scope=https://api.example.com/mcp/.default"]
+        );
+        // Google's authorization-only parameters have no place in a token request.
+        assert_eq!(
+            params(Profile::Google, None),
+            ["resource=https://api.example.com/mcp"]
+        );
+    }
 
     #[test]
     fn detection_from_issuers() {
