@@ -97,12 +97,12 @@ class JwtAuth:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         authz = headers.get("authorization")
         if authz is None:
-            await self.reject(send, "missing Authorization header", token_present=False)
+            await self.reject(receive, send, "missing Authorization header", token_present=False)
             return
         scheme, _, token = authz.strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token or " " in token:
-            await self.reject(send, "Authorization header is not a Bearer token", token_present=True)
+            await self.reject(receive, send, "Authorization header is not a Bearer token", token_present=True)
             return
         try:
             claims = jwt.decode(
@@ -113,7 +113,7 @@ class JwtAuth:
                 options={"verify_exp": True, "verify_aud": self.audience is not None},
             )
         except jwt.PyJWTError as err:
-            await self.reject(send, f"{type(err).__name__}: {err}", token_present=True)
+            await self.reject(receive, send, f"{type(err).__name__}: {err}", token_present=True)
             return
         digest = hashlib.sha256(token.encode()).hexdigest()
         self.seen.add(digest)
@@ -157,7 +157,13 @@ class JwtAuth:
 
         return replay
 
-    async def reject(self, send: Any, reason: str, token_present: bool) -> None:
+    async def reject(self, receive: Any, send: Any, reason: str, token_present: bool) -> None:
+        # Read the request body first: closing a connection with unread data makes the kernel
+        # answer with a reset, which can reach the client before the 401 does.
+        while True:
+            m = await receive()
+            if m["type"] != "http.request" or not m.get("more_body", False):
+                break
         s = self.stats
         s["unauthorized"] += 1
         s["auth_failures"].append({"at": time.time(), "reason": reason})
