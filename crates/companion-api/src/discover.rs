@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use companion_auth::{discovery, Http, Timeline, TimelineEvent};
 use companion_core::config::ServerConfig;
-use companion_core::oauth::challenge;
 use companion_core::oauth::profile::Profile;
 use companion_core::server_url::ServerUrl;
 use companion_mcp::probe::{self, BridgeChild, Elicitation, Link, ProbeOptions};
@@ -114,14 +113,7 @@ pub(crate) async fn run(
         }
     };
     let status = resp.status().as_u16();
-    let values: Vec<String> = resp
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .filter_map(|v| v.to_str().ok().map(str::to_owned))
-        .collect();
-    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
-    let bearer = challenge::bearer(&refs);
+    let bearer = companion_auth::http::bearer_challenge(resp.headers());
     let note = match status {
         401 => "the server asks for a sign-in".to_owned(),
         200..=299 => "the server answered without credentials: no sign-in needed".to_owned(),

@@ -77,10 +77,7 @@ impl Api {
     /// Every server with its live status.
     pub async fn servers(&self) -> Result<Vec<ServerView>, ApiError> {
         let loaded = self.config.load().map_err(store_error)?;
-        let statuses = match self.call(Op::Status).await? {
-            Reply::Status { servers } => servers,
-            _ => Vec::new(),
-        };
+        let statuses = self.statuses().await?;
         Ok(loaded
             .config
             .servers
@@ -92,17 +89,21 @@ impl Api {
             .collect())
     }
 
+    /// The broker's status of every configured server.
+    async fn statuses(&self) -> Result<Vec<ServerStatus>, ApiError> {
+        Ok(match self.call(Op::Status).await? {
+            Reply::Status { servers } => servers,
+            _ => Vec::new(),
+        })
+    }
+
     /// One server's details.
     pub async fn details(&self, name: &str) -> Result<ServerDetails, ApiError> {
         let loaded = self.config.load().map_err(store_error)?;
         let s = loaded.config.get(name).ok_or_else(|| not_found(name))?;
         let managed = loaded.config.is_managed(name);
-        let server = self
-            .servers()
-            .await?
-            .into_iter()
-            .find(|v| v.name == name)
-            .ok_or_else(|| not_found(name))?;
+        let statuses = self.statuses().await?;
+        let server = view(s, statuses.iter().find(|st| st.name == name), managed);
         let state = companion_store::state_file::StateStore::at(self.paths.state_file())
             .load()
             .ok()

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use companion_core::oauth::server_metadata::require_secure;
 use companion_core::secret::Secret;
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION};
+use reqwest::header::{
+    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
+};
 use reqwest::redirect::Policy;
 use url::Url;
 
@@ -194,6 +196,24 @@ impl Http {
         });
         result
     }
+}
+
+/// A response's `WWW-Authenticate` values (it may carry several), as text.
+pub fn www_authenticate(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect()
+}
+
+/// The `Bearer` challenge among a response's `WWW-Authenticate` values, if any.
+pub fn bearer_challenge(
+    headers: &HeaderMap,
+) -> Option<companion_core::oauth::challenge::BearerChallenge> {
+    let values = www_authenticate(headers);
+    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    companion_core::oauth::challenge::bearer(&refs)
 }
 
 /// Annotates the last event of a step with what was learned.

@@ -1322,16 +1322,10 @@ async fn unauthorized_challenge(url: &str) -> (u16, Option<BearerChallenge>) {
         .send()
         .await
     {
-        Ok(r) if r.status().as_u16() == 401 || r.status().as_u16() == 403 => {
-            let values: Vec<String> = r
-                .headers()
-                .get_all("www-authenticate")
-                .iter()
-                .filter_map(|v| v.to_str().ok().map(str::to_owned))
-                .collect();
-            let refs: Vec<&str> = values.iter().map(String::as_str).collect();
-            (r.status().as_u16(), challenge::bearer(&refs))
-        }
+        Ok(r) if r.status().as_u16() == 401 || r.status().as_u16() == 403 => (
+            r.status().as_u16(),
+            companion_auth::http::bearer_challenge(r.headers()),
+        ),
         _ => (401, None),
     }
 }

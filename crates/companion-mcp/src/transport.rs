@@ -31,9 +31,7 @@ use companion_core::jsonrpc::{self, Kind};
 use companion_core::secret::Secret;
 use companion_core::sse;
 use futures_util::StreamExt;
-use reqwest::header::{
-    HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE,
-};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use tokio::sync::mpsc;
 
 /// Header carrying the session id.
@@ -405,12 +403,7 @@ impl StreamableHttp {
         match status {
             202 => return Ok(PostOutcome::Accepted),
             401 | 403 => {
-                let challenges = resp
-                    .headers()
-                    .get_all(WWW_AUTHENTICATE)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok().map(str::to_owned))
-                    .collect();
+                let challenges = companion_auth::http::www_authenticate(resp.headers());
                 return Ok(PostOutcome::Unauthorized { status, challenges });
             }
             404 if had_session => return Ok(PostOutcome::SessionExpired),

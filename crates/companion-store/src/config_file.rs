@@ -204,22 +204,15 @@ impl ConfigStore {
     /// a failed validation leaves the old entry in place.
     pub fn replace(&self, old: &ServerName, server: &ServerConfig) -> Result<Config, StoreError> {
         if let Some((path, m)) = self.managed()? {
-            for n in [old.as_str(), server.name.as_str()] {
-                if m.config.get(n).is_some() {
-                    return Err(StoreError::Managed(format!(
-                        "{n} is managed by your organization; it cannot be edited here ({})",
-                        path.display()
-                    )));
-                }
-            }
-            if !m.policy.allows(server.url.as_str()) {
+            if m.config.get(old.as_str()).is_some() {
                 return Err(StoreError::Managed(format!(
-                    "your organization's policy does not allow {}; allowed: {}",
-                    server.url,
-                    m.policy.allowed_server_urls.join(", ")
+                    "{old} is managed by your organization; it cannot be edited here ({})",
+                    path.display()
                 )));
             }
         }
+        // The new entry must pass what a new server would.
+        self.check_add(server)?;
         self.update(|file, text| {
             let without = edit::remove_server(file, text, old)?;
             edit::add_server(file, &without, server)

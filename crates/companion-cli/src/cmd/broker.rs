@@ -14,7 +14,7 @@ use super::Env;
 use crate::args::{DaemonArgs, DebugTokenArgs, LoginArgs, LogoutArgs, StatusArgs};
 use crate::output::Failure;
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -386,24 +386,19 @@ fn forget_token(s: &ServerConfig) {
         return;
     }
     let name = s.name.as_str().to_owned();
-    let via_broker = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .ok()
-        .and_then(|rt| {
-            rt.block_on(async {
-                let mut c = companion_broker::BrokerClient::connect(
-                    &companion_broker::Endpoint::for_user(),
-                )
-                .await
-                .ok()?;
-                c.call(companion_broker::Op::Forget {
-                    server: name.clone(),
-                })
-                .await
-                .ok()
+    let via_broker = super::broker::runtime().ok().and_then(|rt| {
+        rt.block_on(async {
+            let mut c =
+                companion_broker::BrokerClient::connect(&companion_broker::Endpoint::for_user())
+                    .await
+                    .ok()?;
+            c.call(companion_broker::Op::Forget {
+                server: name.clone(),
             })
-        });
+            .await
+            .ok()
+        })
+    });
     if via_broker.is_none() {
         let _ = keychain().delete(&companion_store::keychain::accounts::tokens(&name));
     }

@@ -13,9 +13,7 @@ use bytes::Bytes;
 use companion_core::secret::Secret;
 use companion_core::sse;
 use futures_util::StreamExt;
-use reqwest::header::{
-    HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE,
-};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use tokio::sync::mpsc;
 use url::Url;
 
@@ -168,12 +166,7 @@ impl LegacySse {
             .map_err(|e| self.network(&e))?;
         let status = resp.status().as_u16();
         if status == 401 || status == 403 {
-            let challenges = resp
-                .headers()
-                .get_all(WWW_AUTHENTICATE)
-                .iter()
-                .filter_map(|v| v.to_str().ok().map(str::to_owned))
-                .collect();
+            let challenges = companion_auth::http::www_authenticate(resp.headers());
             return Ok(Connected::Unauthorized { status, challenges });
         }
         if !resp.status().is_success() {
@@ -302,12 +295,7 @@ impl LegacySse {
             200..=299 => Ok(PostOutcome::Accepted),
             401 | 403 => Ok(PostOutcome::Unauthorized {
                 status,
-                challenges: resp
-                    .headers()
-                    .get_all(WWW_AUTHENTICATE)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok().map(str::to_owned))
-                    .collect(),
+                challenges: companion_auth::http::www_authenticate(resp.headers()),
             }),
             404 => {
                 self.end(
