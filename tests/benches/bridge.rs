@@ -92,10 +92,13 @@ impl Bridge {
         }
     }
 
+    /// One message, written as one line in one system call, as MCP clients do (written in
+    /// two, the bridge would wake for a line without its end, a wake-up the client causes).
     fn send(&mut self, line: &str) {
-        self.stdin.write_all(line.as_bytes()).unwrap();
-        self.stdin.write_all(b"\n").unwrap();
-        self.stdin.flush().unwrap();
+        let mut framed = Vec::with_capacity(line.len() + 1);
+        framed.extend_from_slice(line.as_bytes());
+        framed.push(b'\n');
+        self.stdin.write_all(&framed).unwrap();
     }
 
     fn recv(&mut self) -> Vec<u8> {

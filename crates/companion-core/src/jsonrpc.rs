@@ -74,8 +74,29 @@ struct Shape<'a> {
 
 /// Canonical text of an id: its JSON value re-printed, so `1.50` and `1.5` match.
 fn id_key(raw: &RawValue) -> String {
-    serde_json::from_str::<serde_json::Value>(raw.get())
-        .map_or_else(|_| raw.get().to_owned(), |v| v.to_string())
+    let text = raw.get();
+    if is_canonical(text) {
+        return text.to_owned();
+    }
+    serde_json::from_str::<serde_json::Value>(text)
+        .map_or_else(|_| text.to_owned(), |v| v.to_string())
+}
+
+/// Whether re-printing `raw` (valid JSON) would give the same text: an integer that fits 64
+/// bits (no `-0`, fraction or exponent), or a string without escapes. Those are nearly all ids,
+/// and this spares a parse and a print per message.
+fn is_canonical(raw: &str) -> bool {
+    let b = raw.as_bytes();
+    match b.first() {
+        Some(b'"') => !b.contains(&b'\\'),
+        Some(b'-') => b.len() > 1 && b[1] != b'0' && b.len() <= 19 && digits(&b[1..]),
+        Some(_) => b.len() <= 19 && digits(b),
+        None => false,
+    }
+}
+
+fn digits(b: &[u8]) -> bool {
+    b.iter().all(u8::is_ascii_digit)
 }
 
 fn kind(s: Shape<'_>) -> Result<Kind, PeekError> {
@@ -168,6 +189,33 @@ mod tests {
             peek(br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700}}"#).unwrap(),
             Peeked::One(Kind::Response { id: "null".into() })
         );
+    }
+
+    #[test]
+    fn the_shortcut_for_ids_agrees_with_reprinting() {
+        for id in [
+            "0",
+            "7",
+            "-7",
+            "-0",
+            "1.0",
+            "1e3",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "18446744073709551615",
+            "99999999999999999999",
+            r#""a b""#,
+            r#""""#,
+            r#""\u0041""#,
+            r#""é\n""#,
+            r#""\/""#,
+        ] {
+            let raw: Box<RawValue> = serde_json::from_str(id).unwrap();
+            let slow = serde_json::from_str::<serde_json::Value>(id)
+                .unwrap()
+                .to_string();
+            assert_eq!(id_key(&raw), slow, "{id}");
+        }
     }
 
     #[test]

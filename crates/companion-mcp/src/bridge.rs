@@ -491,7 +491,7 @@ impl Bridge {
 
     /// Sends one message and answers its requests with errors if it cannot be delivered.
     async fn forward(&self, body: Bytes, ids: Vec<String>, kind: SendKind) {
-        match self.send(&body, kind).await {
+        match self.send(&body, Some(&ids), kind).await {
             Ok(()) => {
                 let mut s = self.state();
                 for id in &ids {
@@ -539,8 +539,14 @@ impl Bridge {
         self.fail(&ids, codes::UPSTREAM, message);
     }
 
-    /// POSTs with authorization, re-initialization and transport fallback.
-    async fn send(&self, body: &Bytes, kind: SendKind) -> Result<(), Failure> {
+    /// POSTs with authorization, re-initialization and transport fallback. `ids`: the ids of
+    /// the requests in `body`, when the caller has them (else the transport reads them).
+    async fn send(
+        &self,
+        body: &Bytes,
+        ids: Option<&[String]>,
+        kind: SendKind,
+    ) -> Result<(), Failure> {
         let mut retried_401 = false;
         let mut stepped_up = false;
         let mut reinitialized = false;
@@ -560,7 +566,14 @@ impl Bridge {
             let epoch = self.state().epoch;
             let outcome = match self.legacy.get() {
                 Some(l) => l.post(body.clone()).await?,
-                None => self.http.post(body.clone()).await?,
+                None => match ids {
+                    Some(ids) => {
+                        self.http
+                            .post_requests(body.clone(), ids.iter().cloned().collect())
+                            .await?
+                    }
+                    None => self.http.post(body.clone()).await?,
+                },
             };
             tracing::debug!(?kind, epoch, ?outcome, "posted");
             match outcome {
@@ -792,7 +805,7 @@ impl Bridge {
                 tracing::info!("the server lost the session; re-initializing");
                 let (tx, rx) = oneshot::channel();
                 self.state().swallow.insert(id.clone(), tx);
-                let sent = Box::pin(self.send(&init, SendKind::Replay)).await;
+                let sent = Box::pin(self.send(&init, None, SendKind::Replay)).await;
                 let response = match sent {
                     Ok(()) => tokio::time::timeout(REPLAY_TIMEOUT, rx)
                         .await
@@ -813,7 +826,7 @@ impl Bridge {
                 self.learn_version(&response);
                 let initialized = self.state().initialized.clone();
                 if let Some(n) = initialized {
-                    Box::pin(self.send(&n, SendKind::Replay)).await?;
+                    Box::pin(self.send(&n, None, SendKind::Replay)).await?;
                     self.open_get_stream().await;
                 }
             }

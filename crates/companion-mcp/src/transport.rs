@@ -365,7 +365,7 @@ impl StreamableHttp {
 
     /// POSTs one message (or batch) as the given bytes.
     pub async fn post(&self, body: Bytes) -> Result<PostOutcome, TransportError> {
-        let pending: HashSet<String> = match jsonrpc::peek(&body) {
+        let requests: HashSet<String> = match jsonrpc::peek(&body) {
             Ok(p) => p
                 .kinds()
                 .iter()
@@ -379,6 +379,16 @@ impl StreamableHttp {
                 .collect(),
             Err(_) => HashSet::new(),
         };
+        self.post_requests(body, requests).await
+    }
+
+    /// [`Self::post`] for a caller that has already read the ids of the requests in `body`
+    /// (the bridge peeks at every message anyway).
+    pub async fn post_requests(
+        &self,
+        body: Bytes,
+        pending: HashSet<String>,
+    ) -> Result<PostOutcome, TransportError> {
         let had_session = self.session_id().is_some();
         let resp = self
             .client

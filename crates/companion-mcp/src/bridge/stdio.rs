@@ -536,6 +536,9 @@ mod fd {
     use tokio::net::unix::pipe;
     use tokio::net::UnixStream;
 
+    /// The size asked for the stdout pipe.
+    const OUT_PIPE_SIZE: usize = 1024 * 1024;
+
     /// A pipe end or a socket, non-blocking, registered with the runtime.
     #[derive(Debug)]
     pub(super) enum Polled {
@@ -575,6 +578,13 @@ mod fd {
             if read {
                 pipe::Receiver::from_file(dup).map(Polled::PipeIn)
             } else {
+                // A pipe holds 64 KiB by default: a large answer would cross it in many
+                // small writes, each waking the client. Grown (up to the system's
+                // unprivileged limit, 1 MiB by default), it crosses in a few. Only a buffer
+                // size; if the system refuses, the default stays.
+                if let Err(e) = rustix::pipe::fcntl_setpipe_size(&dup, OUT_PIPE_SIZE) {
+                    tracing::debug!(error = %e, "stdout pipe keeps its size");
+                }
                 pipe::Sender::from_file(dup).map(Polled::PipeOut)
             }
         } else {
@@ -593,26 +603,20 @@ mod fd {
         }
     }
 
-    /// Reads what is there (waiting until something is); 0 at the end of input.
-    pub(super) async fn read(p: &Polled, buf: &mut [u8]) -> io::Result<usize> {
+    /// Reads what is there (waiting until something is); 0 at the end of input. Through
+    /// `AsyncRead`, which takes a short read as "drained" and waits for the next readiness
+    /// event, rather than `try_read`, which would need one more read (failing with EAGAIN)
+    /// per message to learn the same.
+    pub(super) async fn read(p: &mut Polled, buf: &mut [u8]) -> io::Result<usize> {
+        use tokio::io::AsyncReadExt;
         loop {
             let r = match p {
-                Polled::PipeIn(r) => {
-                    r.readable().await?;
-                    r.try_read(buf)
-                }
-                Polled::Socket(s) => {
-                    s.readable().await?;
-                    s.try_read(buf)
-                }
+                Polled::PipeIn(r) => r.read(buf).await,
+                Polled::Socket(s) => s.read(buf).await,
                 Polled::PipeOut(_) => return Err(io::ErrorKind::Unsupported.into()),
             };
             match r {
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                    ) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 r => return r,
             }
         }
