@@ -538,3 +538,82 @@ fn a_second_tray_launch_opens_the_window_and_exits() {
     sni(&["click", &pid, "Quit"]);
     app.wait_exit();
 }
+
+/// The processes running `program` in this test's private home (found by its keychain
+/// namespace, which no other test shares).
+fn pids_of(program: &Path, namespace: &str) -> Vec<u32> {
+    let marker = format!("MCP_COMPANION_KEYCHAIN_NAMESPACE={namespace}");
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let exe = std::fs::read_link(e.path().join("exe")).unwrap_or_default();
+        let environ = std::fs::read(e.path().join("environ")).unwrap_or_default();
+        if exe == program && environ.split(|b| *b == 0).any(|v| v == marker.as_bytes()) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// The window started with no broker running starts the tray (detached, in a process group of
+/// its own, so it outlives the window), which embeds the broker and shows the menu.
+#[test]
+fn the_window_starts_the_tray_when_no_broker_runs() {
+    if !desktop() {
+        return;
+    }
+    let _turn = ONE_APP_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut app = App::new(
+        "version = 1\n\n[servers.local]\nurl = \"http://127.0.0.1:9/mcp\"\nauth.mode = \"none\"\n",
+    );
+    app.program = binary("mcp-companion-app");
+    app.start();
+    let tray = binary("mcp-companion-tray");
+    // Whatever happens below, the detached tray does not outlive the test.
+    struct Reap(PathBuf, String);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            for p in pids_of(&self.0, &self.1) {
+                let _ = Command::new("kill").arg(p.to_string()).status();
+            }
+        }
+    }
+    let _reap = Reap(tray.clone(), app.namespace.clone());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !app.socket().exists() {
+        assert!(Instant::now() < deadline, "no broker was started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let trays = pids_of(&tray, &app.namespace);
+    assert_eq!(trays.len(), 1, "one tray, started by the window: {trays:?}");
+    let pid = trays[0].to_string();
+    wait_menu(&pid, "the broker's state", |l| {
+        l.iter().any(|x| x == "No sign-in needed")
+    });
+    // The window goes; the tray stays until Quit.
+    if let Some(mut w) = app.child.take() {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    labels(&pid);
+    sni(&["click", &pid, "Quit"]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    // Not our child: once it exits, whoever adopted it reaps it (a zombie counts as gone).
+    let running = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or_default()
+                .trim_start()
+                .starts_with('Z')
+        })
+    };
+    while running() {
+        assert!(Instant::now() < deadline, "Quit did not end the tray");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
