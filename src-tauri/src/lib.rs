@@ -139,6 +139,7 @@ async fn follow_broker(app: AppHandle, tray: std::path::PathBuf) {
             .unwrap_or_else(|_| std::env::temp_dir().join("mcp-companion-broker.log")),
     };
     let mut started = false;
+    let mut warned = false;
     loop {
         let connected = if started {
             BrokerClient::connect(&Endpoint::for_user())
@@ -154,7 +155,10 @@ async fn follow_broker(app: AppHandle, tray: std::path::PathBuf) {
         let mut events = match connected {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("mcp-companion-app: {e}");
+                // Once, not every second: the window shows the broker's absence itself.
+                if !std::mem::replace(&mut warned, true) {
+                    eprintln!("mcp-companion-app: {e}");
+                }
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
@@ -162,6 +166,7 @@ async fn follow_broker(app: AppHandle, tray: std::path::PathBuf) {
         if events.subscribe().await.is_err() {
             continue;
         }
+        warned = false;
         let _ = app.emit("servers-changed", ());
         // An event, or 30 s without one; `Ok(None)`: the broker went away.
         while !matches!(

@@ -193,21 +193,48 @@ impl Drop for App {
 }
 
 fn labels(pid: &str) -> Vec<String> {
+    try_labels(pid).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The published menu's labels, or why they could not be read: the tray replaces its menu
+/// object when the menu changes, and a read that races with that fails.
+fn try_labels(pid: &str) -> Result<Vec<String>, String> {
     let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
     assert!(alive, "the tray (pid {pid}) has exited");
-    sni(&["menu", pid])["labels"]
+    let out = Command::new(PYTHON)
+        .arg(SNI)
+        .args(["menu", pid])
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return Err(format!(
+            "sni.py menu {pid} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    Ok(v["labels"]
         .as_array()
         .unwrap()
         .iter()
         .map(|l| l.as_str().unwrap().to_owned())
-        .collect()
+        .collect())
 }
 
 /// Polls the published menu until `pred` holds (the menu follows broker events).
 fn wait_menu(pid: &str, what: &str, pred: impl Fn(&[String]) -> bool) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let l = labels(pid);
+        // A read that raced with a menu update is retried, until the deadline.
+        let l = match try_labels(pid) {
+            Ok(l) => l,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("retrying: {e}");
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+            Err(e) => panic!("{e}"),
+        };
         if pred(&l) {
             return l;
         }

@@ -18,6 +18,9 @@ thread_local! {
     /// Kept while the tray runs, so the copied text stays available to paste (on X11 the
     /// owner of a selection serves it).
     static CLIPBOARD: RefCell<Option<arboard::Clipboard>> = const { RefCell::new(None) };
+    /// What the tray shows now: a status that changes nothing (most 30 s refreshes) leaves the
+    /// published menu and icon alone instead of rebuilding them.
+    static SHOWN: RefCell<Option<(Vec<MenuEntry>, IconState)>> = const { RefCell::new(None) };
 }
 
 fn png(state: IconState) -> &'static [u8] {
@@ -123,19 +126,29 @@ fn show(lines: Result<Vec<ServerLine>, String>) {
         Err(e) => tray::menu(Err(e)),
     };
     let l = lines.as_deref().unwrap_or(&[]);
+    let state = tray::icon(l);
+    let (same_menu, same_icon) = SHOWN.with(|s| match &*s.borrow() {
+        Some((e, i)) => (*e == entries, *i == state),
+        None => (false, false),
+    });
     ICON.with(|i| {
         let Some(t) = &*i.borrow() else {
             return;
         };
-        match build_menu(&entries) {
-            Ok(menu) => t.set_menu(Some(Box::new(menu))),
-            Err(e) => eprintln!("mcp-companion-tray: cannot update the tray menu: {e}"),
+        if !same_menu {
+            match build_menu(&entries) {
+                Ok(menu) => t.set_menu(Some(Box::new(menu))),
+                Err(e) => eprintln!("mcp-companion-tray: cannot update the tray menu: {e}"),
+            }
         }
-        if let Ok(img) = icon(tray::icon(l)) {
-            let _ = t.set_icon(Some(img));
+        if !same_icon {
+            if let Ok(img) = icon(state) {
+                let _ = t.set_icon(Some(img));
+            }
         }
         let _ = t.set_tooltip(Some(tray::tooltip(l)));
     });
+    SHOWN.with(|s| *s.borrow_mut() = Some((entries, state)));
 }
 
 fn items(entries: &[MenuEntry]) -> tray_icon::menu::Result<Vec<Box<dyn IsMenuItem>>> {

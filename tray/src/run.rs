@@ -138,6 +138,13 @@ pub(crate) fn run() -> Result<(), String> {
     let follower = tray.clone();
     rt.spawn(async move { crate::menu::follow_broker(follower).await });
     gtk::main();
+    // Quit was a menu click: its D-Bus reply (and any other queued message) is still in GDBus's
+    // queue, and a process that exits without sending it leaves the caller with "recipient
+    // disconnected without replying". Flush the session connection first.
+    if let Ok(bus) = gtk::gio::bus_get_sync(gtk::gio::BusType::Session, gtk::gio::Cancellable::NONE)
+    {
+        let _ = bus.flush_sync(gtk::gio::Cancellable::NONE);
+    }
     // Quit: in-flight work (a keychain write, a sign-in) gets a moment, then everything ends.
     rt.shutdown_timeout(Duration::from_secs(2));
     Ok(())
