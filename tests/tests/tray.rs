@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use companion_tests::{binary, desktop_available, peers_available, Peer};
+use companion_tests::{binary, desktop_available, peers_available, pids_of, running, Peer};
 use serde_json::Value;
 
 const SNI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/headless/sni.py");
@@ -281,6 +281,27 @@ fn tray_menu_lists_servers_with_their_state_and_quits() {
         app.socket().exists(),
         "the tray embeds the credential broker"
     );
+    // At start it registered the window as the mcp-companion:// handler, and the login item
+    // (on by default) starts the tray.
+    let h = app.home.path();
+    let handler =
+        std::fs::read_to_string(h.join("data/applications/mcp-companion-app-handler.desktop"))
+            .unwrap();
+    let app_bin = binary("mcp-companion-app");
+    assert!(
+        handler.contains(&format!("Exec=\"{}\" %u", app_bin.display())),
+        "{handler}"
+    );
+    let mimeapps = std::fs::read_to_string(h.join("config/mimeapps.list")).unwrap();
+    assert!(
+        mimeapps.contains("x-scheme-handler/mcp-companion=mcp-companion-app-handler.desktop"),
+        "{mimeapps}"
+    );
+    let login = std::fs::read_to_string(h.join(".config/autostart/MCP Companion.desktop")).unwrap();
+    assert!(
+        login.contains(&format!("Exec={} ", binary("mcp-companion-tray").display())),
+        "{login}"
+    );
     sni(&["click", &pid, "Quit"]);
     app.wait_exit();
 }
@@ -385,6 +406,16 @@ fn a_sign_in_comes_back_through_the_app_url_scheme() {
         .unwrap();
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["servers"][0]["state"], "signed_in", "{status}");
+    // The window program the link started handed it over and exited, without a window.
+    let app_bin = binary("mcp-companion-app");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pids_of(&app_bin, &app.namespace).into_iter().any(running) {
+        assert!(
+            Instant::now() < deadline,
+            "mcp-companion-app stayed after delivering the sign-in link"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     sni(&["click", &pid, "Quit"]);
     app.wait_exit();
 }
@@ -566,24 +597,6 @@ fn a_second_tray_launch_opens_the_window_and_exits() {
     app.wait_exit();
 }
 
-/// The processes running `program` in this test's private home (found by its keychain
-/// namespace, which no other test shares).
-fn pids_of(program: &Path, namespace: &str) -> Vec<u32> {
-    let marker = format!("MCP_COMPANION_KEYCHAIN_NAMESPACE={namespace}");
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        let exe = std::fs::read_link(e.path().join("exe")).unwrap_or_default();
-        let environ = std::fs::read(e.path().join("environ")).unwrap_or_default();
-        if exe == program && environ.split(|b| *b == 0).any(|v| v == marker.as_bytes()) {
-            out.push(pid);
-        }
-    }
-    out
-}
-
 /// The window started with no broker running starts the tray (detached, in a process group of
 /// its own, so it outlives the window), which embeds the broker and shows the menu.
 #[test]
@@ -630,16 +643,7 @@ fn the_window_starts_the_tray_when_no_broker_runs() {
     sni(&["click", &pid, "Quit"]);
     let deadline = Instant::now() + Duration::from_secs(15);
     // Not our child: once it exits, whoever adopted it reaps it (a zombie counts as gone).
-    let running = || {
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-            !s.rsplit(')')
-                .next()
-                .unwrap_or_default()
-                .trim_start()
-                .starts_with('Z')
-        })
-    };
-    while running() {
+    while running(trays[0]) {
         assert!(Instant::now() < deadline, "Quit did not end the tray");
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use companion_tests::{binary, desktop_available, peers_available, Peer};
+use companion_tests::{binary, desktop_available, peers_available, pids_of, running, Peer};
 use fantoccini::{Client, ClientBuilder, Locator};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -405,6 +405,27 @@ fn add_a_server_in_the_wizard_sign_in_and_out_and_open_a_deep_link() {
         let after = std::fs::read_to_string(&file).unwrap();
         assert!(!after.contains("connect"), "{after}");
 
-        c.close().await.unwrap();
+        // Closing the window ends its process (the tray stays: it holds the broker).
+        let ns = format!("window-{}", std::process::id());
+        let app = binary("mcp-companion-app");
+        assert_eq!(pids_of(&app, &ns).len(), 1, "one window process");
+        c.close_window().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while pids_of(&app, &ns).into_iter().any(running) {
+            assert!(
+                Instant::now() < deadline,
+                "mcp-companion-app did not exit when its window closed\n{}",
+                session.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let tray = binary("mcp-companion-tray");
+        assert!(
+            pids_of(&tray, &ns).into_iter().any(running),
+            "the tray ended with the window\n{}",
+            session.log()
+        );
+        // The session's browser is gone with the window; ending the session may say so.
+        let _ = c.close().await;
     });
 }
