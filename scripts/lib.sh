@@ -14,7 +14,8 @@ step() { printf '\n==> [%4ss] %s\n' "$(($(date +%s) - MCP_COMPANION_START))" "$*
 note() { printf '    %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# Debian packages to build the tray app (Tauri v2 on WebKitGTK 4.1).
+# Debian packages to build the tray (GTK 3, libayatana-appindicator) and the window (Tauri v2
+# on WebKitGTK 4.1).
 BUILD_PACKAGES=(
   build-essential pkg-config file curl ca-certificates libssl-dev
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libayatana-appindicator3-dev

@@ -78,12 +78,8 @@ pub(crate) async fn settings(s: State<'_, AppState>) -> Result<Settings> {
 }
 
 #[tauri::command]
-pub(crate) async fn save_settings(
-    app: AppHandle,
-    s: State<'_, AppState>,
-    settings: Settings,
-) -> Result<()> {
-    crate::apply_settings(&app, &s.api, &settings)
+pub(crate) async fn save_settings(s: State<'_, AppState>, settings: Settings) -> Result<()> {
+    crate::apply_settings(&s, &settings)
 }
 
 #[tauri::command]

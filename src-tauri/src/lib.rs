@@ -1,15 +1,18 @@
-//! Wiring of the tray app: plugins, state, tray, window, deep links, notifications, and the
-//! embedded credential broker. No logic lives here: the menu is `companion_core::tray`, links
-//! are `companion_core::deeplink`, notifications are gated by `companion_core::notify`, and
-//! everything the window asks is `companion_api`.
+//! Wiring of the window process (`mcp-companion-app`): plugins, state, the window, deep links.
+//! It lives only while its window is open. The tray, notifications and the credential broker
+//! are `mcp-companion-tray` (no WebKit, so the tray stays small while idle); this process starts
+//! it when no broker runs. No logic lives here: links are `companion_core::deeplink`, the
+//! route and the login item are `companion_api::desktop`, everything the window asks is
+//! `companion_api`.
 
 mod commands;
-mod notify;
-mod tray;
 
 use std::sync::Mutex;
+use std::time::Duration;
 
+use companion_api::desktop::{self, TRAY_PROGRAM};
 use companion_api::{Api, ApiError, Route, Settings};
+use companion_broker::{BrokerClient, Endpoint, Op, StartCommand};
 use companion_core::deeplink::{self, DeepLink};
 use tauri::{AppHandle, Emitter, Manager, WebviewUrl, WebviewWindowBuilder};
 
@@ -18,8 +21,10 @@ const WINDOW: &str = "main";
 /// What the commands share.
 pub(crate) struct AppState {
     pub(crate) api: Api,
-    /// Where the window should go when it next asks (set by the tray or a link).
+    /// Where the window should go when it next asks (set by the command line or a link).
     route: Mutex<Route>,
+    /// `mcp-companion-tray`, beside this program: the login item starts it.
+    tray: std::path::PathBuf,
 }
 
 impl AppState {
@@ -31,23 +36,8 @@ impl AppState {
     }
 }
 
-/// Runs the credential broker inside the app (unless one already serves the user).
-fn start_broker() {
-    match companion_broker::BrokerOptions::for_user("tray") {
-        Ok(opts) => {
-            tauri::async_runtime::spawn(async move {
-                if let Err(e) = companion_broker::serve_for_user(opts).await {
-                    eprintln!("mcp-companion-app: the credential broker cannot start: {e}");
-                }
-            });
-        }
-        Err(e) => eprintln!("mcp-companion-app: the credential broker cannot start: {e}"),
-    }
-}
-
-/// Opens the window on `route`, creating it if needed. The window exists only while open, so
-/// the tray alone stays small.
-pub(crate) fn open_window(app: &AppHandle, route: Route) {
+/// Opens the window on `route`, or brings the open one there.
+fn open_window(app: &AppHandle, route: Route) {
     if let Some(state) = app.try_state::<AppState>() {
         if let Ok(mut r) = state.route.lock() {
             *r = route.clone();
@@ -67,37 +57,67 @@ pub(crate) fn open_window(app: &AppHandle, route: Route) {
         .build();
     if let Err(e) = built {
         eprintln!("mcp-companion-app: cannot open the window: {e}");
+        // Nothing else keeps this process useful.
+        app.exit(1);
     }
 }
 
-/// Acts on an `mcp-companion://` link, after validating it.
-fn on_link(app: &AppHandle, link: &str) {
+/// What a link asks of the window, after validating it: a route to open, or nothing (a sign-in
+/// callback goes to the broker).
+fn on_link(link: &str) -> Option<Route> {
     match deeplink::parse(link) {
-        Ok(DeepLink::Add { url, name }) => open_window(
-            app,
-            Route::Add {
-                url: url.as_str().to_owned(),
-                name: name.map(|n| n.as_str().to_owned()).unwrap_or_default(),
-            },
-        ),
-        // The broker (in this app or a daemon) matches it to the sign-in waiting for it.
-        Ok(DeepLink::Callback { url }) => tray::call(companion_broker::Op::Callback { url }),
-        Err(e) => eprintln!("mcp-companion-app: ignored a link: {e}"),
+        Ok(DeepLink::Add { url, name }) => Some(Route::Add {
+            url: url.as_str().to_owned(),
+            name: name.map(|n| n.as_str().to_owned()).unwrap_or_default(),
+        }),
+        Ok(DeepLink::Callback { .. }) => None,
+        Err(e) => {
+            eprintln!("mcp-companion-app: ignored a link: {e}");
+            None
+        }
     }
 }
 
-/// Saves the settings and applies the start-at-login switch.
-pub(crate) fn apply_settings(app: &AppHandle, api: &Api, s: &Settings) -> Result<(), ApiError> {
-    use tauri_plugin_autostart::ManagerExt;
-    let autostart = app.autolaunch();
-    let now = autostart.is_enabled().unwrap_or(false);
-    let changed = match (s.autostart, now) {
-        (true, false) => autostart.enable(),
-        (false, true) => autostart.disable(),
-        _ => Ok(()),
+/// Hands a sign-in callback to the broker (in the tray or a daemon), which matches it to the
+/// sign-in waiting for its `state`. With no broker, nobody waits for it: it completes nothing.
+async fn deliver_callback(link: &str) {
+    let Ok(DeepLink::Callback { url }) = deeplink::parse(link) else {
+        return;
     };
-    changed.map_err(|e| ApiError::failed(format!("cannot change start at login: {e}")))?;
-    api.save_settings(s)
+    let sent = match BrokerClient::connect(&Endpoint::for_user()).await {
+        Ok(mut c) => c
+            .call(Op::Callback { url })
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(format!("the credential broker is not running ({e})")),
+    };
+    if let Err(e) = sent {
+        eprintln!("mcp-companion-app: a sign-in link was not delivered: {e}");
+    }
+}
+
+/// Acts on links handed to the running window (a second launch, through single instance).
+fn on_links(app: &AppHandle, links: Vec<String>) {
+    for l in &links {
+        match deeplink::parse(l) {
+            Ok(DeepLink::Callback { .. }) => {
+                let l = l.clone();
+                tauri::async_runtime::spawn(async move { deliver_callback(&l).await });
+            }
+            _ => {
+                if let Some(r) = on_link(l) {
+                    open_window(app, r);
+                }
+            }
+        }
+    }
+}
+
+/// Saves the settings and applies the start-at-login switch (the login item starts the tray).
+pub(crate) fn apply_settings(s: &AppState, settings: &Settings) -> Result<(), ApiError> {
+    desktop::set_start_at_login(settings.autostart, &s.tray)?;
+    s.api.save_settings(settings)
 }
 
 pub(crate) fn copy_text(app: &AppHandle, text: &str) -> Result<(), ApiError> {
@@ -107,15 +127,62 @@ pub(crate) fn copy_text(app: &AppHandle, text: &str) -> Result<(), ApiError> {
         .map_err(|e| ApiError::failed(format!("cannot copy to the clipboard: {e}")))
 }
 
-/// Whether a WebDriver session drives this app (the window must be visible to be clicked).
-fn under_automation() -> bool {
-    std::env::var("TAURI_WEBVIEW_AUTOMATION").is_ok_and(|v| v == "true")
-        || std::env::var_os("MCP_COMPANION_OPEN_WINDOW").is_some()
+/// Makes sure a broker runs (starting the tray, which embeds it, when none does), then tells the
+/// window to re-read the list after every broker event, and every 30 s so expiry countdowns
+/// stay current.
+async fn follow_broker(app: AppHandle, tray: std::path::PathBuf) {
+    let start = StartCommand {
+        program: tray,
+        args: Vec::new(),
+        log: companion_store::Paths::for_user()
+            .map(|p| p.log_dir().join("broker.log"))
+            .unwrap_or_else(|_| std::env::temp_dir().join("mcp-companion-broker.log")),
+    };
+    let mut started = false;
+    let mut warned = false;
+    loop {
+        let connected = if started {
+            BrokerClient::connect(&Endpoint::for_user())
+                .await
+                .map_err(|e| e.to_string())
+        } else {
+            // Once: after that, the tray's own restarts (or Quit) are the person's business.
+            started = true;
+            BrokerClient::connect_or_start(&Endpoint::for_user(), &start)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        let mut events = match connected {
+            Ok(c) => c,
+            Err(e) => {
+                // Once, not every second: the window shows the broker's absence itself.
+                if !std::mem::replace(&mut warned, true) {
+                    eprintln!("mcp-companion-app: {e}");
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if events.subscribe().await.is_err() {
+            continue;
+        }
+        warned = false;
+        let _ = app.emit("servers-changed", ());
+        // An event, or 30 s without one; `Ok(None)`: the broker went away.
+        while !matches!(
+            tokio::time::timeout(Duration::from_secs(30), events.next_event()).await,
+            Ok(None)
+        ) {
+            let _ = app.emit("servers-changed", ());
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }
 
-/// Starts the app and runs until the user quits.
+/// Starts the window and runs until it closes.
 pub fn run() -> tauri::Result<()> {
     let exe = std::env::current_exe().unwrap_or_default();
+    let tray = desktop::beside(&exe, TRAY_PROGRAM);
     let api = match Api::for_user(Api::cli_beside(&exe)) {
         Ok(a) => a,
         Err(e) => {
@@ -123,24 +190,22 @@ pub fn run() -> tauri::Result<()> {
             return Ok(());
         }
     };
+    let argv: Vec<String> = std::env::args().collect();
     let app = tauri::Builder::default()
-        // First plugin: a second launch (a link, the menu entry) hands over to the running app
-        // and exits; with "deep-link", its link reaches `on_open_url` below.
+        // First plugin: a second launch (a link, the tray's menu) hands its arguments over to
+        // the running window and exits; with "deep-link", its links reach `on_open_url` below.
         .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
             if !argv.iter().any(|a| a.starts_with(deeplink::SCHEME)) {
-                open_window(app, Route::List);
+                open_window(app, desktop::route_from_args(&argv));
             }
         }))
         .plugin(tauri_plugin_deep_link::init())
-        .plugin(tauri_plugin_autostart::init(
-            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
-            None,
-        ))
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_opener::init())
         .manage(AppState {
-            api: api.clone(),
-            route: Mutex::new(Route::List),
+            api,
+            route: Mutex::new(desktop::route_from_args(&argv)),
+            tray: tray.clone(),
         })
         .invoke_handler(tauri::generate_handler![
             commands::servers,
@@ -161,8 +226,8 @@ pub fn run() -> tauri::Result<()> {
             commands::copy_client_config,
         ])
         .setup(move |app| {
-            // Sign-ins started by the embedded broker open the browser through the opener
-            // plugin (after the broker's own http(s)-only check).
+            // Anything this process opens in a browser goes through the opener plugin (after
+            // companion_auth's http(s)-only check). Sign-ins themselves run in the broker.
             let handle = app.handle().clone();
             companion_auth::browser::set_opener(move |url| {
                 use tauri_plugin_opener::OpenerExt;
@@ -171,47 +236,50 @@ pub fn run() -> tauri::Result<()> {
                     .open_url(url, None::<&str>)
                     .map_err(|e| e.to_string())
             });
-            start_broker();
-            setup_links(app.handle());
-            // Keep the login item in step with the setting (on by default).
-            let _ = apply_settings(app.handle(), &api, &api.settings());
-            tray::create(app.handle())?;
-            if under_automation() {
-                open_window(app.handle(), Route::List);
+            use tauri_plugin_deep_link::DeepLinkExt;
+            let handle = app.handle().clone();
+            app.deep_link().on_open_url(move |event| {
+                on_links(
+                    &handle,
+                    event.urls().iter().map(|u| u.to_string()).collect(),
+                );
+            });
+            // Started by a link (no window was open)?
+            let links: Vec<String> = match app.deep_link().get_current() {
+                Ok(Some(urls)) => urls.iter().map(|u| u.to_string()).collect(),
+                _ => Vec::new(),
+            };
+            let callbacks: Vec<String> = links
+                .iter()
+                .filter(|l| matches!(deeplink::parse(l), Ok(DeepLink::Callback { .. })))
+                .cloned()
+                .collect();
+            if !links.is_empty() && callbacks.len() == links.len() {
+                // Only a browser handing a sign-in back: deliver it, no window.
+                let handle = app.handle().clone();
+                tauri::async_runtime::spawn(async move {
+                    for l in &callbacks {
+                        deliver_callback(l).await;
+                    }
+                    handle.exit(0);
+                });
+                return Ok(());
             }
+            let route = links
+                .iter()
+                .find_map(|l| on_link(l))
+                .unwrap_or_else(|| desktop::route_from_args(&argv));
+            for l in &callbacks {
+                let l = l.clone();
+                tauri::async_runtime::spawn(async move { deliver_callback(&l).await });
+            }
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(follow_broker(handle, tray.clone()));
+            open_window(app.handle(), route);
             Ok(())
         })
         .build(tauri::generate_context!())?;
-    app.run(|_app, event| {
-        // The tray app lives on when its last window closes; only Quit ends it.
-        if let tauri::RunEvent::ExitRequested {
-            api, code: None, ..
-        } = event
-        {
-            api.prevent_exit();
-        }
-    });
+    // The default: the process ends when its window closes.
+    app.run(|_app, _event| {});
     Ok(())
-}
-
-fn setup_links(app: &AppHandle) {
-    use tauri_plugin_deep_link::DeepLinkExt;
-    // Linux has no install step that registers the scheme: do it at start (a .desktop file and
-    // a MIME default in the user's own directories).
-    #[cfg(all(unix, not(target_os = "macos")))]
-    if let Err(e) = app.deep_link().register_all() {
-        eprintln!("mcp-companion-app: cannot register mcp-companion:// links: {e}");
-    }
-    let handle = app.clone();
-    app.deep_link().on_open_url(move |event| {
-        for u in event.urls() {
-            on_link(&handle, u.as_str());
-        }
-    });
-    // Started by a link (no instance was running).
-    if let Ok(Some(urls)) = app.deep_link().get_current() {
-        for u in urls {
-            on_link(app, u.as_str());
-        }
-    }
 }

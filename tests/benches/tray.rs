@@ -1,6 +1,7 @@
-//! The tray app at rest: resident memory with the tray only (no window), after the window was
-//! opened (WebKit's processes included), and CPU use while idle. Targets: tray-only idle RSS
-//! ≤ 60 MB, no CPU use when idle.
+//! MCP Companion at rest: resident memory of the tray alone (`mcp-companion-tray`, no window),
+//! with the window open (the tray, the window process `mcp-companion-app` and WebKit's
+//! processes), and CPU use while idle. Targets: tray-only idle RSS ≤ 60 MB, no CPU use when
+//! idle.
 //!
 //!     ./scripts/bench tray      (provides Xvfb, a session bus and an unlocked Secret Service)
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
@@ -60,16 +61,19 @@ fn mb(kb: u64) -> String {
     format!("{:.1} MB", kb as f64 / 1024.0)
 }
 
-fn app() -> PathBuf {
-    // Prefer a release build (what people run), else the debug one; the output says which.
+/// A built program: prefer a release build (what people run), else the debug one; the output
+/// says which. `MCP_COMPANION_BENCH_DEBUG_APP=1` measures the debug window (its release build
+/// takes about 15 min on 2 cores).
+fn program(name: &str) -> PathBuf {
     let target = bin_dir().parent().map(PathBuf::from).unwrap_or_default();
-    let debug_only = std::env::var_os("MCP_COMPANION_BENCH_DEBUG_APP").is_some_and(|v| v == "1");
+    let debug_only = name == "mcp-companion-app"
+        && std::env::var_os("MCP_COMPANION_BENCH_DEBUG_APP").is_some_and(|v| v == "1");
     ["release", "debug"]
         .iter()
         .filter(|p| !debug_only || **p == "debug")
-        .map(|p| target.join(p).join("mcp-companion-app"))
+        .map(|p| target.join(p).join(name))
         .find(|p| p.exists())
-        .unwrap_or_else(|| target.join("debug/mcp-companion-app"))
+        .unwrap_or_else(|| target.join("debug").join(name))
 }
 
 fn main() {
@@ -79,13 +83,16 @@ fn main() {
         println!("tray bench: needs an X display and a session bus; run ./scripts/bench tray");
         return;
     }
-    let app = app();
-    if !app.exists() {
-        println!(
-            "tray bench: {} is not built (cargo build --workspace)",
-            app.display()
-        );
-        return;
+    let tray = program("mcp-companion-tray");
+    let app = program("mcp-companion-app");
+    for p in [&tray, &app] {
+        if !p.exists() {
+            println!(
+                "tray bench: {} is not built (cargo build --workspace)",
+                p.display()
+            );
+            return;
+        }
     }
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
@@ -130,10 +137,14 @@ fn main() {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
     };
-    println!("tray bench ({}, 5 servers configured)", app.display());
+    println!(
+        "tray bench ({} and {}, 5 servers configured)",
+        tray.display(),
+        app.display()
+    );
 
     // Tray only.
-    let mut c = Command::new(&app);
+    let mut c = Command::new(&tray);
     env(&mut c);
     let started = Instant::now();
     let mut child = c.spawn().unwrap();
@@ -168,36 +179,49 @@ fn main() {
         "  tray only: peak RSS (VmHWM)           {:>10}",
         mb(status_kb(pid, "VmHWM:"))
     );
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
     println!(
-        "  processes: {} (no WebKit process until the window opens)",
-        1 + descendants(pid).len()
+        "  processes: {} (no WebKit process until the window opens; WebKit mapped: {})",
+        1 + descendants(pid).len(),
+        if maps.contains("libwebkit2gtk") {
+            "yes"
+        } else {
+            "no"
+        }
     );
-    let _ = child.kill();
-    let _ = child.wait();
 
-    // With the window open (for scale: the window costs memory only while it is open).
+    // With the window open (for scale: the window costs memory only while it is open), the
+    // tray still running, as when a person opens the window from its menu.
     let mut c = Command::new(&app);
     env(&mut c);
-    c.env("MCP_COMPANION_OPEN_WINDOW", "1");
-    let mut child = c.spawn().unwrap();
-    let pid = child.id();
+    let mut window = c.spawn().unwrap();
+    let wpid = window.id();
     std::thread::sleep(Duration::from_secs(8));
-    let kids = descendants(pid);
-    let total: u64 =
-        status_kb(pid, "VmRSS:") + kids.iter().map(|k| status_kb(*k, "VmRSS:")).sum::<u64>();
+    let kids = descendants(wpid);
+    let app_kb = status_kb(wpid, "VmRSS:");
+    let kids_kb: u64 = kids.iter().map(|k| status_kb(*k, "VmRSS:")).sum();
+    let tray_kb = status_kb(pid, "VmRSS:");
     println!(
-        "  window open: RSS app {} + {} WebKit processes = {}",
-        mb(status_kb(pid, "VmRSS:")),
+        "  window open: RSS tray {} + app {} + {} WebKit processes {} = {}",
+        mb(tray_kb),
+        mb(app_kb),
         kids.len(),
-        mb(total)
+        mb(kids_kb),
+        mb(tray_kb + app_kb + kids_kb)
     );
-    let before: u64 = cpu_ticks(pid) + kids.iter().map(|k| cpu_ticks(*k)).sum::<u64>();
+    let all: Vec<u32> = [pid, wpid]
+        .into_iter()
+        .chain(kids.iter().copied())
+        .collect();
+    let before: u64 = all.iter().map(|k| cpu_ticks(*k)).sum();
     std::thread::sleep(Duration::from_secs(10));
-    let after: u64 = cpu_ticks(pid) + kids.iter().map(|k| cpu_ticks(*k)).sum::<u64>();
+    let after: u64 = all.iter().map(|k| cpu_ticks(*k)).sum();
     println!("  window open: CPU over 10 s idle       {:>7} ticks (the list's countdowns tick each second)", after - before);
-    let _ = child.kill();
-    let _ = child.wait();
+    let _ = window.kill();
+    let _ = window.wait();
     for k in kids {
         let _ = Command::new("kill").arg(k.to_string()).status();
     }
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -9,7 +9,7 @@
 
 pub mod desktop;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The directory holding the workspace's built binaries (`target/debug`).
 pub fn bin_dir() -> PathBuf {
@@ -186,4 +186,34 @@ pub fn get_json(url: &str) -> serde_json::Value {
         .map(|(_, b)| b)
         .unwrap_or_default();
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
+}
+
+/// The processes running `program` in one test's private home (found by its keychain
+/// namespace, `MCP_COMPANION_KEYCHAIN_NAMESPACE`, which no other test shares).
+pub fn pids_of(program: &Path, namespace: &str) -> Vec<u32> {
+    let marker = format!("MCP_COMPANION_KEYCHAIN_NAMESPACE={namespace}");
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let exe = std::fs::read_link(e.path().join("exe")).unwrap_or_default();
+        let environ = std::fs::read(e.path().join("environ")).unwrap_or_default();
+        if exe == program && environ.split(|b| *b == 0).any(|v| v == marker.as_bytes()) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Whether process `pid` still runs. A zombie counts as gone: a process this test did not
+/// start is reaped by whoever adopted it, in its own time.
+pub fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !s.rsplit(')')
+            .next()
+            .unwrap_or_default()
+            .trim_start()
+            .starts_with('Z')
+    })
 }

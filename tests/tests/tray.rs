@@ -1,17 +1,18 @@
-//! The tray app: it starts, publishes its menu on the session bus, follows its embedded
-//! broker's state (the status line changes after a sign-in), acts on clicks, and quits.
+//! The tray (`mcp-companion-tray`): it starts, publishes its menu on the session bus, follows
+//! its embedded broker's state (the status line changes after a sign-in), acts on clicks, and
+//! quits. It never loads WebKit; the window is the separate `mcp-companion-app`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use companion_tests::{binary, desktop_available, peers_available, Peer};
+use companion_tests::{binary, desktop_available, peers_available, pids_of, running, Peer};
 use serde_json::Value;
 
 const SNI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/headless/sni.py");
 
-/// The app is single-instance per session bus: a second one hands over to the first and exits.
-/// Tests that start it therefore take turns.
+/// The tray is single-instance per user (a lock in its runtime dir; each test has its own), the
+/// window per session bus: tests that may start the window take turns.
 static ONE_APP_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 const PYTHON: &str = "/usr/bin/python3";
 
@@ -35,11 +36,15 @@ fn desktop() -> bool {
     ) && desktop_available("python3-dbus", Path::new(PYTHON).exists())
 }
 
-/// A tray app in a private home (its own config, runtime dir, broker and keychain namespace).
+/// A tray in a private home (its own config, runtime dir, broker and keychain namespace).
 struct App {
     home: tempfile::TempDir,
     namespace: String,
     child: Option<Child>,
+    /// The tray program: the built one, or a copy beside a stand-in window (`fake_window`).
+    program: PathBuf,
+    /// The directory of that copy.
+    _bin: Option<tempfile::TempDir>,
 }
 
 impl App {
@@ -64,6 +69,58 @@ impl App {
             home,
             namespace,
             child: None,
+            program: binary("mcp-companion-tray"),
+            _bin: None,
+        }
+    }
+
+    /// Runs the tray from a directory where `mcp-companion-app` (what it starts beside itself
+    /// to show the window) is a script that records its arguments (see `launches`).
+    fn fake_window(mut self) -> Self {
+        // Beside the build output, so the tray can be hard-linked rather than copied.
+        let bin = tempfile::tempdir_in(companion_tests::bin_dir()).unwrap();
+        let tray = bin.path().join("mcp-companion-tray");
+        if std::fs::hard_link(&self.program, &tray).is_err() {
+            std::fs::copy(&self.program, &tray).unwrap();
+        }
+        let app = bin.path().join("mcp-companion-app");
+        std::fs::write(
+            &app,
+            format!(
+                "#!/bin/sh\necho \"$*\" >> {}\n",
+                self.home.path().join("launches").display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&app, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        self.program = tray;
+        self._bin = Some(bin);
+        self
+    }
+
+    /// The stand-in window's launches so far (its arguments, one line each).
+    fn launches(&self) -> Vec<String> {
+        std::fs::read_to_string(self.home.path().join("launches"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn wait_launches(&self, n: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let l = self.launches();
+            if l.len() >= n {
+                return l;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the window was started {} times, not {n}: {l:?}",
+                l.len()
+            );
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 
@@ -76,7 +133,7 @@ impl App {
     }
 
     fn start(&mut self) -> String {
-        let mut c = Command::new(binary("mcp-companion-app"));
+        let mut c = Command::new(&self.program);
         self.env(&mut c);
         let child = c
             .stdin(Stdio::null())
@@ -109,7 +166,7 @@ impl App {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
-                assert!(status.success(), "the app exited with {status}");
+                assert!(status.success(), "the tray exited with {status}");
                 self.child = None;
                 return;
             }
@@ -126,7 +183,7 @@ impl Drop for App {
     fn drop(&mut self) {
         if std::thread::panicking() {
             let err = std::fs::read_to_string(self.home.path().join("app.err")).unwrap_or_default();
-            eprintln!("--- the app's stderr ---\n{err}");
+            eprintln!("--- the tray's stderr ---\n{err}");
         }
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
@@ -136,21 +193,48 @@ impl Drop for App {
 }
 
 fn labels(pid: &str) -> Vec<String> {
+    try_labels(pid).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The published menu's labels, or why they could not be read: the tray replaces its menu
+/// object when the menu changes, and a read that races with that fails.
+fn try_labels(pid: &str) -> Result<Vec<String>, String> {
     let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
-    assert!(alive, "the app (pid {pid}) has exited");
-    sni(&["menu", pid])["labels"]
+    assert!(alive, "the tray (pid {pid}) has exited");
+    let out = Command::new(PYTHON)
+        .arg(SNI)
+        .args(["menu", pid])
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return Err(format!(
+            "sni.py menu {pid} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    Ok(v["labels"]
         .as_array()
         .unwrap()
         .iter()
         .map(|l| l.as_str().unwrap().to_owned())
-        .collect()
+        .collect())
 }
 
 /// Polls the published menu until `pred` holds (the menu follows broker events).
 fn wait_menu(pid: &str, what: &str, pred: impl Fn(&[String]) -> bool) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let l = labels(pid);
+        // A read that raced with a menu update is retried, until the deadline.
+        let l = match try_labels(pid) {
+            Ok(l) => l,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("retrying: {e}");
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+            Err(e) => panic!("{e}"),
+        };
         if pred(&l) {
             return l;
         }
@@ -195,7 +279,28 @@ fn tray_menu_lists_servers_with_their_state_and_quits() {
     );
     assert!(
         app.socket().exists(),
-        "the app embeds the credential broker"
+        "the tray embeds the credential broker"
+    );
+    // At start it registered the window as the mcp-companion:// handler, and the login item
+    // (on by default) starts the tray.
+    let h = app.home.path();
+    let handler =
+        std::fs::read_to_string(h.join("data/applications/mcp-companion-app-handler.desktop"))
+            .unwrap();
+    let app_bin = binary("mcp-companion-app");
+    assert!(
+        handler.contains(&format!("Exec=\"{}\" %u", app_bin.display())),
+        "{handler}"
+    );
+    let mimeapps = std::fs::read_to_string(h.join("config/mimeapps.list")).unwrap();
+    assert!(
+        mimeapps.contains("x-scheme-handler/mcp-companion=mcp-companion-app-handler.desktop"),
+        "{mimeapps}"
+    );
+    let login = std::fs::read_to_string(h.join(".config/autostart/MCP Companion.desktop")).unwrap();
+    assert!(
+        login.contains(&format!("Exec={} ", binary("mcp-companion-tray").display())),
+        "{login}"
     );
     sni(&["click", &pid, "Quit"]);
     app.wait_exit();
@@ -238,9 +343,10 @@ fn the_status_line_follows_sign_in_and_sign_out() {
 }
 
 /// An authorization server whose pre-registered native client accepts only
-/// `mcp-companion://oauth/callback`: the browser hands that link to the desktop, which hands it
-/// to the running app (`gio open`, the registered scheme handler, single instance), whose broker
-/// completes the sign-in the CLI started.
+/// `mcp-companion://oauth/callback`: the browser hands that link to the desktop (`gio open`),
+/// which starts the scheme handler the tray registered (`mcp-companion-app`, beside it); that
+/// hands the link to the tray's broker and exits without a window, and the broker completes the
+/// sign-in the CLI started.
 #[test]
 fn a_sign_in_comes_back_through_the_app_url_scheme() {
     if !desktop() || !Path::new("/usr/bin/gio").exists() || !Path::new("/usr/bin/curl").exists() {
@@ -300,11 +406,21 @@ fn a_sign_in_comes_back_through_the_app_url_scheme() {
         .unwrap();
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["servers"][0]["state"], "signed_in", "{status}");
+    // The window program the link started handed it over and exited, without a window.
+    let app_bin = binary("mcp-companion-app");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pids_of(&app_bin, &app.namespace).into_iter().any(running) {
+        assert!(
+            Instant::now() < deadline,
+            "mcp-companion-app stayed after delivering the sign-in link"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     sni(&["click", &pid, "Quit"]);
     app.wait_exit();
 }
 
-/// A bridge that needs a sign-in makes the app show one notification (dunst, a real
+/// A bridge that needs a sign-in makes the tray show one notification (dunst, a real
 /// notification daemon, on the session bus), however many times bridges ask; clicking it (its
 /// default action, as `dunstctl action` does) starts the sign-in.
 #[test]
@@ -408,4 +524,127 @@ fn a_waiting_bridge_gives_one_notification_whose_click_signs_in() {
     app.wait_exit();
     let _ = dunst.kill();
     let _ = dunst.wait();
+}
+
+/// The point of the split: the tray process maps no WebKit, JavaScriptCore or their speech and
+/// Unicode data (about 27 MB resident in the single-process app).
+#[test]
+fn the_tray_process_maps_no_webkit() {
+    if !desktop() {
+        return;
+    }
+    let mut app = App::new(
+        "version = 1\n\n[servers.local]\nurl = \"http://127.0.0.1:9/mcp\"\nauth.mode = \"none\"\n",
+    );
+    let pid = app.start();
+    wait_menu(&pid, "the broker's state", |l| {
+        l.iter().any(|x| x == "No sign-in needed")
+    });
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    assert!(maps.contains("libgtk-3"), "the tray runs on GTK 3");
+    for lib in ["libwebkit2gtk", "libjavascriptcoregtk", "libflite"] {
+        let hits: Vec<&str> = maps.lines().filter(|l| l.contains(lib)).take(3).collect();
+        assert!(hits.is_empty(), "the tray maps {lib}: {hits:?}");
+    }
+    sni(&["click", &pid, "Quit"]);
+    app.wait_exit();
+}
+
+/// A second tray launch (a login item plus a manual start, a desktop's menu entry) leaves the
+/// running tray alone, shows the window and exits 0; the menu's window entries start the window
+/// beside the tray with the route as arguments.
+#[test]
+fn a_second_tray_launch_opens_the_window_and_exits() {
+    if !desktop() {
+        return;
+    }
+    let mut app = App::new(
+        "version = 1\n\n[servers.local]\nurl = \"http://127.0.0.1:9/mcp\"\nauth.mode = \"none\"\n",
+    )
+    .fake_window();
+    let pid = app.start();
+    wait_menu(&pid, "the broker's state", |l| {
+        l.iter().any(|x| x == "No sign-in needed")
+    });
+    assert!(
+        app.launches().is_empty(),
+        "the tray opened a window by itself"
+    );
+    let mut c = Command::new(&app.program);
+    app.env(&mut c);
+    let started = Instant::now();
+    let status = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "the second tray exited with {status}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the second tray took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(app.wait_launches(1), [""], "the window, on its list");
+    // Still one tray, still serving its menu.
+    labels(&pid);
+    sni(&["click", &pid, "Details…"]);
+    assert_eq!(app.wait_launches(2)[1], "--route details --name local");
+    sni(&["click", &pid, "Add server…"]);
+    assert_eq!(app.wait_launches(3)[2], "--route add");
+    sni(&["click", &pid, "Open MCP Companion"]);
+    assert_eq!(app.wait_launches(4)[3], "");
+    sni(&["click", &pid, "Quit"]);
+    app.wait_exit();
+}
+
+/// The window started with no broker running starts the tray (detached, in a process group of
+/// its own, so it outlives the window), which embeds the broker and shows the menu.
+#[test]
+fn the_window_starts_the_tray_when_no_broker_runs() {
+    if !desktop() {
+        return;
+    }
+    let _turn = ONE_APP_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut app = App::new(
+        "version = 1\n\n[servers.local]\nurl = \"http://127.0.0.1:9/mcp\"\nauth.mode = \"none\"\n",
+    );
+    app.program = binary("mcp-companion-app");
+    app.start();
+    let tray = binary("mcp-companion-tray");
+    // Whatever happens below, the detached tray does not outlive the test.
+    struct Reap(PathBuf, String);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            for p in pids_of(&self.0, &self.1) {
+                let _ = Command::new("kill").arg(p.to_string()).status();
+            }
+        }
+    }
+    let _reap = Reap(tray.clone(), app.namespace.clone());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !app.socket().exists() {
+        assert!(Instant::now() < deadline, "no broker was started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let trays = pids_of(&tray, &app.namespace);
+    assert_eq!(trays.len(), 1, "one tray, started by the window: {trays:?}");
+    let pid = trays[0].to_string();
+    wait_menu(&pid, "the broker's state", |l| {
+        l.iter().any(|x| x == "No sign-in needed")
+    });
+    // The window goes; the tray stays until Quit.
+    if let Some(mut w) = app.child.take() {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    labels(&pid);
+    sni(&["click", &pid, "Quit"]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    // Not our child: once it exits, whoever adopted it reaps it (a zombie counts as gone).
+    while running(trays[0]) {
+        assert!(Instant::now() < deadline, "Quit did not end the tray");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

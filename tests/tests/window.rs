@@ -3,15 +3,19 @@
 //! browser step of the sign-in runs in headless Chromium, launched the way a desktop launches
 //! a browser: `xdg-open`, through the user's default `x-scheme-handler/https` application.
 //!
-//! It runs in its own `dbus-run-session` (with its own unlocked gnome-keyring), so the app's
-//! single-instance check never hands over to another app. Screenshots of the list, the wizard
+//! It runs in its own `dbus-run-session` (with its own unlocked gnome-keyring), so the window's
+//! single-instance check never hands over to another window. The tray (`mcp-companion-tray`,
+//! which embeds the broker and registers the `mcp-companion://` handler) starts first in that
+//! session, as it does at login. The window would start it by itself when no broker runs, but
+//! detached in a process group of its own, which would outlive the test; started here, it is in
+//! the session's process group and ends with it. Screenshots of the list, the wizard
 //! and the details go to `docs/screenshots/` for the README.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use companion_tests::{binary, desktop_available, peers_available, Peer};
+use companion_tests::{binary, desktop_available, peers_available, pids_of, running, Peer};
 use fantoccini::{Client, ClientBuilder, Locator};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -76,8 +80,10 @@ impl Session {
         let script = format!(
             "echo \"$DBUS_SESSION_BUS_ADDRESS\" > {bus}; \
              eval \"$(printf %s ci-window | gnome-keyring-daemon --unlock --components=secrets)\"; \
-             export GNOME_KEYRING_CONTROL; exec {DRIVER} --host=127.0.0.1 --port={port}",
-            bus = h.join("bus").display()
+             export GNOME_KEYRING_CONTROL; {tray} 2>{tray_log} & exec {DRIVER} --host=127.0.0.1 --port={port}",
+            bus = h.join("bus").display(),
+            tray = binary("mcp-companion-tray").display(),
+            tray_log = h.join("tray.log").display(),
         );
         let mut c = Command::new("dbus-run-session");
         // Its own process group: the driver, the app, WebKit's processes and the bus all end
@@ -87,7 +93,7 @@ impl Session {
         env(&mut c, h);
         let driver = c
             // WebKitWebDriver passes its environment on to the app it launches; this is what
-            // tauri-driver would set: automation on (the app then shows its window at once).
+            // tauri-driver would set: automation on (wry lets WebKitWebDriver drive the webview).
             .env("TAURI_WEBVIEW_AUTOMATION", "true")
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(h.join("driver.log")).unwrap())
@@ -102,6 +108,16 @@ impl Session {
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "WebKitWebDriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // The tray's broker is up before the window starts (or the window would start a tray).
+        let socket = s.home.path().join("run/mcp-companion/broker.sock");
+        while !socket.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "the tray's broker did not start\n{}",
+                s.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         s
@@ -125,8 +141,9 @@ impl Session {
     fn log(&self) -> String {
         let read = |f: &str| std::fs::read_to_string(self.home.path().join(f)).unwrap_or_default();
         format!(
-            "--- app and driver stderr ---\n{}\n--- browser ---\n{}",
+            "--- app and driver stderr ---\n{}\n--- tray stderr ---\n{}\n--- browser ---\n{}",
             read("app.log"),
+            read("tray.log"),
             read("browser.log")
         )
     }
@@ -388,6 +405,27 @@ fn add_a_server_in_the_wizard_sign_in_and_out_and_open_a_deep_link() {
         let after = std::fs::read_to_string(&file).unwrap();
         assert!(!after.contains("connect"), "{after}");
 
-        c.close().await.unwrap();
+        // Closing the window ends its process (the tray stays: it holds the broker).
+        let ns = format!("window-{}", std::process::id());
+        let app = binary("mcp-companion-app");
+        assert_eq!(pids_of(&app, &ns).len(), 1, "one window process");
+        c.close_window().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while pids_of(&app, &ns).into_iter().any(running) {
+            assert!(
+                Instant::now() < deadline,
+                "mcp-companion-app did not exit when its window closed\n{}",
+                session.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let tray = binary("mcp-companion-tray");
+        assert!(
+            pids_of(&tray, &ns).into_iter().any(running),
+            "the tray ended with the window\n{}",
+            session.log()
+        );
+        // The session's browser is gone with the window; ending the session may say so.
+        let _ = c.close().await;
     });
 }

@@ -13,6 +13,7 @@
 
 pub mod bindings;
 mod clients;
+pub mod desktop;
 mod discover;
 mod edit;
 mod logs;
@@ -56,8 +57,8 @@ impl Api {
         }
     }
 
-    /// The `mcp-companion` program beside `exe` (the tray app), the way an installer lays them
-    /// out.
+    /// The `mcp-companion` program beside `exe` (the tray or the window), the way an installer
+    /// lays them out.
     pub fn cli_beside(exe: &std::path::Path) -> PathBuf {
         exe.with_file_name(format!("mcp-companion{}", std::env::consts::EXE_SUFFIX))
     }

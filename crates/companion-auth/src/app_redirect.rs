@@ -2,8 +2,8 @@
 //! instead of a loopback listener: for authorization servers whose pre-registered native clients
 //! accept one fixed redirect URI.
 //!
-//! The browser hands the link to the operating system, which hands it to the tray app (a deep
-//! link); the app gives it to the broker, and [`AppRedirects::deliver`] passes it to the sign-in
+//! The browser hands the link to the operating system, which hands it to `mcp-companion-app`
+//! (a deep link); that gives it to the broker, and [`AppRedirects::deliver`] passes it to the sign-in
 //! waiting for that `state`. Anything else (no `state`, a `state` nobody waits for) is refused:
 //! a link from a web page cannot complete a sign-in it did not start.
 

@@ -3,7 +3,7 @@
 //! A server-supplied authorization URL once gave remote code execution in a popular bridge
 //! (it was handed to a shell). Here the URL must parse as `http` or `https`, and it is passed
 //! as a single argument to the platform opener (`open` crate: no shell involved). A host with
-//! its own opener (the tray app: Tauri's opener plugin) installs it with [`set_opener`]; the
+//! its own opener (the window: Tauri's opener plugin) installs it with [`set_opener`]; the
 //! check above still runs first.
 
 use std::sync::OnceLock;
@@ -32,7 +32,7 @@ type Opener = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
 static OPENER: OnceLock<Opener> = OnceLock::new();
 
 /// Makes [`open_url`] hand checked URLs to `opener` (set once, at start, by a host such as the
-/// tray app). Later calls are ignored.
+/// window). Later calls are ignored.
 pub fn set_opener(opener: impl Fn(&str) -> Result<(), String> + Send + Sync + 'static) {
     let _ = OPENER.set(Box::new(opener));
 }

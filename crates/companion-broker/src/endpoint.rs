@@ -84,6 +84,11 @@ impl Endpoint {
         Self { dir: dir.into() }
     }
 
+    /// The private directory (the tray keeps its single-instance lock there too).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The socket's path.
     pub fn socket(&self) -> PathBuf {
         self.dir.join("broker.sock")

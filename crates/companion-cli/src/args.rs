@@ -153,7 +153,7 @@ pub(crate) struct AddArgs {
     /// Send no RFC 8707 resource parameter (Microsoft Entra ID).
     #[arg(long)]
     pub(crate) no_resource: bool,
-    /// Sign-ins come back to mcp-companion://oauth/callback (through the tray app) instead of
+    /// Sign-ins come back to mcp-companion://oauth/callback (through MCP Companion's link handler) instead of
     /// http://127.0.0.1: for pre-registered native clients that allow one fixed redirect URI.
     #[arg(long, requires = "client_id")]
     pub(crate) app_redirect: bool,

@@ -219,8 +219,8 @@ pub enum Redirect {
     #[default]
     Loopback,
     /// The app's own URL scheme, [`crate::deeplink::CALLBACK_URI`], for authorization servers
-    /// whose pre-registered native clients accept one fixed redirect URI. The tray app receives
-    /// it as a deep link and hands it to the sign-in waiting for it.
+    /// whose pre-registered native clients accept one fixed redirect URI. The window program
+    /// receives it as a deep link and hands it to the broker, to the sign-in waiting for it.
     App,
 }
 

@@ -39,7 +39,7 @@ impl From<BrokerError> for Failure {
     }
 }
 
-/// Connects to the broker, starting one if none runs: the tray app when this is a desktop
+/// Connects to the broker, starting one if none runs: the tray (`mcp-companion-tray`) when this is a desktop
 /// session and the app is installed beside this program, otherwise `mcp-companion daemon`.
 pub(crate) async fn client(env: &Env) -> Result<BrokerClient, Failure> {
     let start = start_command(env)?;
@@ -53,7 +53,10 @@ pub(crate) fn start_command(env: &Env) -> Result<StartCommand, Failure> {
     let log = env.paths.log_dir().join("broker.log");
     let desktop =
         std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
-    let tray = program.with_file_name(format!("mcp-companion-app{}", std::env::consts::EXE_SUFFIX));
+    let tray = program.with_file_name(format!(
+        "mcp-companion-tray{}",
+        std::env::consts::EXE_SUFFIX
+    ));
     let start = if desktop && tray.exists() {
         StartCommand {
             program: tray,

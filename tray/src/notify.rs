@@ -4,10 +4,11 @@
 
 use companion_broker::{Event, State};
 use companion_core::notify::{Gate, Need, Notice};
-use tauri::AppHandle;
+
+use crate::run::Tray;
 
 /// Offers `ev` to the gate and shows what passes, unless notifications are switched off.
-pub(crate) fn on_event(app: &AppHandle, gate: &mut Gate, ev: &Event, enabled: bool) {
+pub(crate) fn on_event(t: &Tray, gate: &mut Gate, ev: &Event, enabled: bool) {
     let need = match ev.state {
         State::NeedsSignIn => Need::SignIn,
         State::StepUpRequired => Need::StepUp,
@@ -15,14 +16,13 @@ pub(crate) fn on_event(app: &AppHandle, gate: &mut Gate, ev: &Event, enabled: bo
     };
     if let Some(n) = gate.offer(&ev.server, need, ev.message.as_deref()) {
         if enabled {
-            show(app, n);
+            show(t, n);
         }
     }
 }
 
-#[cfg(all(unix, not(target_os = "macos")))]
-fn show(app: &AppHandle, n: Notice) {
-    let app = app.clone();
+fn show(t: &Tray, n: Notice) {
+    let t = t.clone();
     // `wait_for_action` blocks until the notification is clicked or closed: its own thread.
     std::thread::spawn(move || {
         let shown = notify_rust::Notification::new()
@@ -34,15 +34,10 @@ fn show(app: &AppHandle, n: Notice) {
         match shown {
             Ok(handle) => handle.wait_for_action(|action| {
                 if action == "default" {
-                    crate::tray::sign_in(&app, n.server.clone());
+                    t.sign_in(n.server.clone());
                 }
             }),
-            Err(e) => eprintln!("mcp-companion-app: cannot show a notification: {e}"),
+            Err(e) => eprintln!("mcp-companion-tray: cannot show a notification: {e}"),
         }
     });
-}
-
-#[cfg(not(all(unix, not(target_os = "macos"))))]
-fn show(_app: &AppHandle, n: Notice) {
-    eprintln!("mcp-companion-app: {}: {}", n.title, n.body);
 }
