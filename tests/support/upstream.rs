@@ -9,8 +9,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 /// One request as received.
 #[derive(Debug, Clone)]
@@ -91,6 +91,41 @@ pub struct Upstream {
 impl Upstream {
     /// Serves `handler` at `http://127.0.0.1:PORT/mcp` on its own thread.
     pub fn start(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Self {
+        Self::serve(None, handler)
+    }
+
+    /// Serves `handler` at `https://127.0.0.1:PORT/mcp`, with the certificate in
+    /// `tests/fixtures/tls/server.pem`, issued by the test CA `tests/fixtures/tls/ca.pem` (which
+    /// no system trusts).
+    pub fn start_tls(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Self {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tls");
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(dir.join("server.pem"))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+        let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+        Self::serve(
+            Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))),
+            handler,
+        )
+    }
+
+    fn serve(
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        handler: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+    ) -> Self {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let handler: Arc<Handler> = Arc::new(handler);
         let log = Arc::new(Mutex::new(Vec::new()));
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
@@ -109,7 +144,15 @@ impl Upstream {
                         return;
                     };
                     let _ = sock.set_nodelay(true);
-                    tokio::spawn(serve(sock, Arc::clone(&handler), Arc::clone(&log2)));
+                    let (handler, log) = (Arc::clone(&handler), Arc::clone(&log2));
+                    match tls.clone() {
+                        None => drop(tokio::spawn(serve(sock, handler, log))),
+                        Some(acceptor) => drop(tokio::spawn(async move {
+                            if let Ok(s) = acceptor.accept(sock).await {
+                                Box::pin(serve(s, handler, log)).await;
+                            }
+                        })),
+                    }
                 }
             });
             // Runs the server until the Upstream is dropped.
@@ -127,7 +170,7 @@ impl Upstream {
         });
         let addr = ready.recv().unwrap();
         Self {
-            url: format!("http://{addr}/mcp"),
+            url: format!("{scheme}://{addr}/mcp"),
             log,
             _stop: stop,
         }
@@ -145,7 +188,11 @@ impl Upstream {
     }
 }
 
-async fn serve(mut sock: TcpStream, handler: Arc<Handler>, log: Arc<Mutex<Vec<Request>>>) {
+async fn serve(
+    mut sock: impl AsyncRead + AsyncWrite + Unpin,
+    handler: Arc<Handler>,
+    log: Arc<Mutex<Vec<Request>>>,
+) {
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
     loop {
         // Head.

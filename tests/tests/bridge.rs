@@ -1278,3 +1278,48 @@ fn a_failed_re_initialization_is_tried_again_with_the_next_request() {
         "no request went out without a session"
     );
 }
+
+/// A server whose certificate comes from a company's own CA: trusted once the CA is in the
+/// system's trust store (here: `SSL_CERT_FILE`, which rustls-native-certs reads), and refused
+/// with advice before.
+#[test]
+fn https_servers_are_trusted_through_the_systems_certificate_store() {
+    let up = Upstream::start_tls(|r| {
+        if r.method != "POST" {
+            return Reply::status(if r.method == "DELETE" { 200 } else { 405 });
+        }
+        match method_of(&r.body).as_str() {
+            "initialize" => Reply::json(format!(
+                r#"{{"jsonrpc":"2.0","id":{},"result":{{"protocolVersion":"2025-11-25","capabilities":{{}},"serverInfo":{{"name":"tls","version":"1"}}}}}}"#,
+                id_of(&r.body)
+            )),
+            "tools/call" => Reply::json(format!(
+                r#"{{"jsonrpc":"2.0","id":{},"result":{{"content":[]}}}}"#,
+                id_of(&r.body)
+            )),
+            _ => Reply::status(202),
+        }
+    });
+    assert!(up.url.starts_with("https://127.0.0.1:"), "{}", up.url);
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/tls/ca.pem");
+
+    let mut b = Bridge::start_with(&[&up.url], &[("SSL_CERT_FILE", ca)]);
+    let init = b.initialize();
+    assert_eq!(init["result"]["serverInfo"]["name"], "tls", "{init}");
+    b.send(r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"x"}}"#);
+    let (r, _) = b.until("7");
+    assert!(r["result"].is_object(), "{r}");
+    let _ = b.close(Duration::from_secs(2));
+
+    // Without the CA: an error that names the cause and what to do, for every request.
+    let mut b = Bridge::start(&[&up.url]);
+    b.send(INIT);
+    let (r, _) = b.until("0");
+    let message = r["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(message.contains("UnknownIssuer"), "{message}");
+    assert!(message.contains("trust store"), "{message}");
+    let _ = b.close(Duration::from_secs(2));
+}

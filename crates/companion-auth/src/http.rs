@@ -222,12 +222,7 @@ pub(crate) fn learned(timeline: &Timeline, step: &str, note: impl Into<String>) 
 }
 
 fn network(step: &'static str, url: &str, e: &reqwest::Error) -> AuthError {
-    let mut reason = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        reason = format!("{reason}: {s}");
-        src = s.source();
-    }
+    let mut reason = describe_failure(e);
     if e.is_timeout() {
         reason = format!("timed out ({reason})");
     }
@@ -236,6 +231,37 @@ fn network(step: &'static str, url: &str, e: &reqwest::Error) -> AuthError {
         url: url.to_owned(),
         reason,
     }
+}
+
+/// What a failed request says, cause by cause, with advice when the cause is one a person can
+/// act on (see [`tls_advice`]).
+pub fn describe_failure(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut reason = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        reason = format!("{reason}: {s}");
+        src = s.source();
+    }
+    if let Some(advice) = tls_advice(&reason) {
+        reason.push_str(advice);
+    }
+    reason
+}
+
+/// Advice for a refused server certificate, read from the error's text (rustls names the
+/// problem, as in "invalid peer certificate: UnknownIssuer").
+pub fn tls_advice(reason: &str) -> Option<&'static str> {
+    if !reason.contains("invalid peer certificate") {
+        return None;
+    }
+    Some(if reason.contains("UnknownIssuer") {
+        ". The server's certificate comes from an authority this computer does not trust; if it \
+         is your organisation's own certificate authority, install it in the system's trust \
+         store (or set SSL_CERT_FILE to a bundle that includes it)"
+    } else {
+        ". The server's certificate was refused (expired, or made for another name?): check the \
+         URL, or tell the server's owner"
+    })
 }
 
 /// Refuses URLs that are not https (loopback excepted).
@@ -250,4 +276,18 @@ pub fn check_url(step: &'static str, url: &str) -> Result<(), AuthError> {
 pub(crate) fn location(resp: &Response, base: &str) -> Option<String> {
     let loc = resp.headers.get(LOCATION)?.to_str().ok()?;
     Url::parse(base).ok()?.join(loc).ok().map(String::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_certificates_get_advice() {
+        let unknown = "error sending request: client error (Connect): invalid peer certificate: UnknownIssuer";
+        assert!(tls_advice(unknown).is_some_and(|a| a.contains("trust store")));
+        let expired = "client error (Connect): invalid peer certificate: Expired";
+        assert!(tls_advice(expired).is_some_and(|a| a.contains("refused")));
+        assert_eq!(tls_advice("tcp connect error: Connection refused"), None);
+    }
 }

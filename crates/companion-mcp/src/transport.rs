@@ -359,7 +359,7 @@ impl StreamableHttp {
     fn network(&self, e: &reqwest::Error) -> TransportError {
         TransportError::Network {
             url: self.url.clone(),
-            reason: error_chain(e),
+            reason: companion_auth::http::describe_failure(e),
         }
     }
 
