@@ -6,7 +6,7 @@ use companion_core::name::ServerName;
 use companion_core::oauth::profile::Profile;
 use companion_core::secret::Secret;
 use companion_core::server_url::ServerUrl;
-use companion_store::keychain::{accounts, OsKeychain, SecretStore};
+use companion_store::keychain::{accounts, OsKeychain, SecretStore, Written};
 use companion_store::{ConfigStore, Paths};
 
 use crate::store_error;
@@ -163,19 +163,12 @@ fn keychain_error(e: companion_store::keychain::KeychainError) -> ApiError {
 }
 
 /// Stores `secrets`; on failure, removes those already stored.
+/// Stores every secret or none (see [`SecretStore::set_all`]).
 fn store_secrets(
     k: &SecretStore<OsKeychain>,
     secrets: &[(String, Secret)],
-) -> Result<(), ApiError> {
-    for (i, (account, value)) in secrets.iter().enumerate() {
-        if let Err(e) = k.set(account, value) {
-            for (done, _) in &secrets[..i] {
-                let _ = k.delete(done);
-            }
-            return Err(keychain_error(e));
-        }
-    }
-    Ok(())
+) -> Result<Written, ApiError> {
+    k.set_all(secrets).map_err(keychain_error)
 }
 
 pub(crate) fn add(config: &ConfigStore, new: &NewServer) -> Result<(), ApiError> {
@@ -188,11 +181,10 @@ pub(crate) fn add(config: &ConfigStore, new: &NewServer) -> Result<(), ApiError>
         )));
     }
     let k = keychain();
-    store_secrets(&k, &secrets)?;
+    let written = store_secrets(&k, &secrets)?;
     if let Err(e) = config.add(&server) {
-        for (account, _) in &secrets {
-            let _ = k.delete(account);
-        }
+        // The keychain goes back to what it held (nothing, normally).
+        k.undo(written);
         return Err(store_error(e));
     }
     Ok(())
@@ -212,8 +204,12 @@ pub(crate) fn update(config: &ConfigStore, name: &str, new: &NewServer) -> Resul
     }
     let (server, secrets) = build(new, Some(&old))?;
     let k = keychain();
-    store_secrets(&k, &secrets)?;
-    config.replace(&old.name, &server).map_err(store_error)?;
+    let written = store_secrets(&k, &secrets)?;
+    if let Err(e) = config.replace(&old.name, &server) {
+        // The config still describes the old server: give it back its old secrets.
+        k.undo(written);
+        return Err(store_error(e));
+    }
     // Header values whose header is gone are no longer needed.
     if let (AuthConfig::Headers { headers: was }, now) = (&old.auth, &server.auth) {
         let kept: &[String] = match now {

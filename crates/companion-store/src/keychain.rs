@@ -286,6 +286,13 @@ pub mod accounts {
     }
 }
 
+/// What [`SecretStore::set_all`] replaced: each account and the value it held before.
+#[derive(Debug)]
+#[must_use = "keep it to undo the write if a later step fails"]
+pub struct Written {
+    previous: Vec<(String, Option<Secret>)>,
+}
+
 /// Secrets of any size over a [`RawStore`].
 #[derive(Debug)]
 pub struct SecretStore<S> {
@@ -360,6 +367,39 @@ impl<S: RawStore> SecretStore<S> {
         Ok(())
     }
 
+    /// Stores every secret, or none: when one cannot be written, the accounts already written
+    /// get back what they held. The returned [`Written`] can put everything back the same way
+    /// if a step after this one fails (for example, saving the config the secrets belong to).
+    pub fn set_all(&self, secrets: &[(String, Secret)]) -> Result<Written, KeychainError> {
+        let mut done = Written {
+            previous: Vec::with_capacity(secrets.len()),
+        };
+        for (account, value) in secrets {
+            let result = self
+                .get(account)
+                .and_then(|prev| self.set(account, value).map(|()| prev));
+            match result {
+                Ok(prev) => done.previous.push((account.clone(), prev)),
+                Err(e) => {
+                    self.undo(done);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Puts back what the accounts held before [`Self::set_all`] (best effort: the keychain
+    /// failing now as well leaves what it leaves).
+    pub fn undo(&self, written: Written) {
+        for (account, previous) in written.previous.iter().rev() {
+            let _ = match previous {
+                Some(v) => self.set(account, v),
+                None => self.delete(account),
+            };
+        }
+    }
+
     /// Deletes a secret and its parts.
     pub fn delete(&self, account: &str) -> Result<(), KeychainError> {
         let previous = self.raw.get_raw(account)?.and_then(|h| parse_head(&h));
@@ -431,6 +471,37 @@ mod tests {
         }
         s.truncate(len);
         s
+    }
+
+    #[test]
+    fn set_all_writes_everything_or_puts_back_what_was_there() {
+        // A keychain that refuses entries over 50 units: the third write fails.
+        let s = SecretStore::new(MemoryStore {
+            limit_utf16: 50,
+            ..MemoryStore::default()
+        });
+        s.set("a/client-secret", &Secret::new("old-a")).unwrap();
+        let too_big = "x".repeat(100);
+        let err = s.set_all(&[
+            ("a/client-secret".to_owned(), Secret::new("new-a")),
+            ("b/bearer".to_owned(), Secret::new("new-b")),
+            ("c/bearer".to_owned(), Secret::new(&too_big)),
+        ]);
+        assert!(err.is_err());
+        assert_eq!(s.get("a/client-secret").unwrap().unwrap().expose(), "old-a");
+        assert!(s.get("b/bearer").unwrap().is_none());
+
+        // Written, then undone (the step after the write failed).
+        let w = s
+            .set_all(&[
+                ("a/client-secret".to_owned(), Secret::new("new-a")),
+                ("b/bearer".to_owned(), Secret::new("new-b")),
+            ])
+            .unwrap();
+        assert_eq!(s.get("a/client-secret").unwrap().unwrap().expose(), "new-a");
+        s.undo(w);
+        assert_eq!(s.get("a/client-secret").unwrap().unwrap().expose(), "old-a");
+        assert!(s.get("b/bearer").unwrap().is_none());
     }
 
     #[test]

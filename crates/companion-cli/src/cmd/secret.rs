@@ -8,7 +8,7 @@ use companion_auth::grants::{check_signing_key, KeyProblem};
 use companion_core::config::{AuthConfig, ClientAuthMethod, ServerConfig, SigningAlg};
 use companion_core::oauth::token::jwt_expiry;
 use companion_core::secret::Secret;
-use companion_store::keychain::{accounts, OsKeychain, SecretStore};
+use companion_store::keychain::{accounts, OsKeychain, SecretStore, Written};
 
 use super::servers::find;
 use super::Env;
@@ -101,48 +101,16 @@ pub(super) fn read_private_key(
     Ok((pem, alg))
 }
 
-/// Secrets stored by [`store`], with what they replaced, so that a later failure can put
-/// the keychain back as it was.
-#[derive(Debug)]
-pub(super) struct Stored {
-    previous: Vec<(String, Option<Secret>)>,
-}
-
-impl Stored {
-    /// Puts back what the keychain held before (best effort).
-    pub(super) fn undo(self, kc: &SecretStore<OsKeychain>) {
-        for (account, previous) in self.previous.iter().rev() {
-            let _ = match previous {
-                Some(v) => kc.set(account, v),
-                None => kc.delete(account),
-            };
-        }
-    }
-}
-
-/// Stores every secret, or none: a failure restores the ones already written.
+/// Stores every secret, or none (see [`SecretStore::set_all`]); the returned
+/// [`Written`] puts the keychain back if a later step fails.
 pub(super) fn store(
     kc: &SecretStore<OsKeychain>,
     secrets: &[(String, Secret)],
-) -> Result<Stored, Failure> {
-    let mut done = Stored {
-        previous: Vec::new(),
-    };
-    for (account, value) in secrets {
-        let result = kc
-            .get(account)
-            .and_then(|prev| kc.set(account, value).map(|()| prev));
-        match result {
-            Ok(prev) => done.previous.push((account.clone(), prev)),
-            Err(e) => {
-                done.undo(kc);
-                return Err(Failure::failed(e.to_string()).hint(
-                    "MCP Companion keeps secrets only in the OS keychain; nothing was saved",
-                ));
-            }
-        }
-    }
-    Ok(done)
+) -> Result<Written, Failure> {
+    kc.set_all(secrets).map_err(|e| {
+        Failure::failed(e.to_string())
+            .hint("MCP Companion keeps secrets only in the OS keychain; nothing was saved")
+    })
 }
 
 /// Says when a static bearer token (a JWT) expires, or warns that it already has.
@@ -350,7 +318,8 @@ fn set(env: &Env, a: &SecretSetArgs) -> Result<(), Failure> {
         secrets.push((kind.account(name), value));
     }
     let kc = keychain();
-    store(&kc, &secrets)?;
+    // Nothing after this can fail in a way that would need the old values back.
+    drop(store(&kc, &secrets)?);
     let mut out = io::stdout().lock();
     for kind in &kinds {
         let _ = writeln!(

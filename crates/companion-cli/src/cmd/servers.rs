@@ -67,7 +67,7 @@ pub(crate) fn add(env: &Env, a: AddArgs) -> Result<(), Failure> {
     // The store validates the whole entry the way the file would be read, so a bad scope or
     // parameter is refused now, not at the next start.
     if let Err(e) = env.config.add(&server) {
-        stored.undo(&keychain);
+        keychain.undo(stored);
         return Err(e.into());
     }
     let mut out = io::stdout().lock();
