@@ -285,6 +285,15 @@ async fn serve(
     }
 }
 
+/// The answer to an `initialize` request: protocol 2025-11-25, no capabilities, from a server
+/// called `name` at `version`.
+pub fn initialize_reply(r: &Request, name: &str, version: &str) -> Reply {
+    Reply::json(format!(
+        r#"{{"jsonrpc":"2.0","id":{},"result":{{"protocolVersion":"2025-11-25","capabilities":{{}},"serverInfo":{{"name":"{name}","version":"{version}"}}}}}}"#,
+        id_of(&r.body)
+    ))
+}
+
 /// The JSON-RPC id of a request body, as JSON text, when it is a single message.
 pub fn id_of(body: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(body)

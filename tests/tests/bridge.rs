@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 #[path = "../support/upstream.rs"]
 mod upstream;
 
-use upstream::{id_of, method_of, Reply, Upstream};
+use upstream::{id_of, initialize_reply, method_of, Reply, Upstream};
 
 const INIT: &str = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bridge-test","version":"1"}}}"#;
 const INITIALIZED: &str = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
@@ -453,10 +453,7 @@ fn a_large_json_answer_goes_through_whole_and_in_order() {
             return Reply::status(if r.method == "DELETE" { 200 } else { 405 });
         }
         match method_of(&r.body).as_str() {
-            "initialize" => Reply::json(format!(
-                r#"{{"jsonrpc":"2.0","id":{},"result":{{"protocolVersion":"2025-11-25","capabilities":{{}},"serverInfo":{{"name":"l","version":"1"}}}}}}"#,
-                id_of(&r.body)
-            )),
+            "initialize" => initialize_reply(r, "l", "1"),
             "large" => {
                 Reply::json(reply.replacen("\"id\": 7", &format!("\"id\": {}", id_of(&r.body)), 1))
             }
@@ -510,10 +507,7 @@ fn an_sse_stream_cut_is_resumed_or_answered_with_an_error() {
             _ => {
                 let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
                 match (body["method"].as_str(), body["params"]["name"].as_str()) {
-                    (Some("initialize"), _) => Reply::json(format!(
-                        r#"{{"jsonrpc":"2.0","id":{},"result":{{"protocolVersion":"2025-11-25","capabilities":{{}},"serverInfo":{{"name":"s","version":"1"}}}}}}"#,
-                        id_of(&r.body)
-                    ))
+                    (Some("initialize"), _) => initialize_reply(r, "s", "1")
                     .with_header("mcp-session-id", "s-9"),
                     // Cut after the priming event: resume with Last-Event-ID after `retry`.
                     (Some("tools/call"), Some("resumable")) => {
@@ -576,27 +570,25 @@ type Gets = Arc<Mutex<Vec<(Instant, upstream::Request)>>>;
 fn standalone_upstream(gets: Vec<Reply>) -> (Upstream, Gets) {
     let seen: Gets = Arc::default();
     let log = Arc::clone(&seen);
-    let up = Upstream::start(move |r| {
-        match (r.method.as_str(), method_of(&r.body).as_str()) {
-        ("POST", "initialize") => Reply::json(format!(
-            r#"{{"jsonrpc":"2.0","id":{},"result":{{"protocolVersion":"2025-11-25","capabilities":{{}},"serverInfo":{{"name":"g","version":"1"}}}}}}"#,
-            id_of(&r.body)
-        ))
-        .with_header("mcp-session-id", "s-g"),
-        ("POST", "tools/list") => Reply::json(format!(
-            r#"{{"jsonrpc":"2.0","id":{},"result":{{"tools":[]}}}}"#,
-            id_of(&r.body)
-        )),
-        ("GET", _) => {
-            let mut log = log.lock().unwrap();
-            let n = log.len();
-            log.push((Instant::now(), r.clone()));
-            gets[n.min(gets.len() - 1)].clone()
-        }
-        ("DELETE", _) => Reply::status(200),
-        _ => Reply::status(202),
-    }
-    });
+    let up = Upstream::start(
+        move |r| match (r.method.as_str(), method_of(&r.body).as_str()) {
+            ("POST", "initialize") => {
+                initialize_reply(r, "g", "1").with_header("mcp-session-id", "s-g")
+            }
+            ("POST", "tools/list") => Reply::json(format!(
+                r#"{{"jsonrpc":"2.0","id":{},"result":{{"tools":[]}}}}"#,
+                id_of(&r.body)
+            )),
+            ("GET", _) => {
+                let mut log = log.lock().unwrap();
+                let n = log.len();
+                log.push((Instant::now(), r.clone()));
+                gets[n.min(gets.len() - 1)].clone()
+            }
+            ("DELETE", _) => Reply::status(200),
+            _ => Reply::status(202),
+        },
+    );
     (up, seen)
 }
 
@@ -690,11 +682,8 @@ fn a_session_ended_while_the_client_is_quiet_is_reopened_with_its_stream() {
         ) {
             ("POST", "initialize", _) => {
                 let n = inits.fetch_add(1, Ordering::SeqCst) + 1;
-                Reply::json(format!(
-                    r#"{{"jsonrpc":"2.0","id":{},"result":{{"protocolVersion":"2025-11-25","capabilities":{{}},"serverInfo":{{"name":"q","version":"{n}"}}}}}}"#,
-                    id_of(&r.body)
-                ))
-                .with_header("mcp-session-id", &format!("s-{n}"))
+                initialize_reply(r, "q", &n.to_string())
+                    .with_header("mcp-session-id", &format!("s-{n}"))
             }
             // The first stream closes at once; by the time it is re-opened the session is over.
             ("GET", _, Some("s-1")) => {
@@ -1234,11 +1223,7 @@ fn a_failed_re_initialization_is_tried_again_with_the_next_request() {
             "initialize" => match seen.fetch_add(1, Ordering::SeqCst) {
                 // The first replay arrives while the server is still restarting.
                 1 => Reply::status(503),
-                n => Reply::json(format!(
-                    r#"{{"jsonrpc":"2.0","id":{},"result":{{"protocolVersion":"2025-11-25","capabilities":{{}},"serverInfo":{{"name":"s","version":"1"}}}}}}"#,
-                    id_of(&r.body)
-                ))
-                .with_header("mcp-session-id", &format!("s-{n}")),
+                n => initialize_reply(r, "s", "1").with_header("mcp-session-id", &format!("s-{n}")),
             },
             "notifications/initialized" => Reply::status(202),
             // The first session is lost after one call; later ones work.
@@ -1289,10 +1274,7 @@ fn https_servers_are_trusted_through_the_systems_certificate_store() {
             return Reply::status(if r.method == "DELETE" { 200 } else { 405 });
         }
         match method_of(&r.body).as_str() {
-            "initialize" => Reply::json(format!(
-                r#"{{"jsonrpc":"2.0","id":{},"result":{{"protocolVersion":"2025-11-25","capabilities":{{}},"serverInfo":{{"name":"tls","version":"1"}}}}}}"#,
-                id_of(&r.body)
-            )),
+            "initialize" => initialize_reply(r, "tls", "1"),
             "tools/call" => Reply::json(format!(
                 r#"{{"jsonrpc":"2.0","id":{},"result":{{"content":[]}}}}"#,
                 id_of(&r.body)
