@@ -20,6 +20,7 @@ BUILD_PACKAGES=(
   build-essential pkg-config file curl ca-certificates libssl-dev
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libayatana-appindicator3-dev
   librsvg2-dev libxdo-dev
+  xdg-utils  # xdg-mime: the tray registers mcp-companion:// links with it
 )
 # Debian packages the test suite needs: a headless X server, a session bus, a real Secret
 # Service keychain, the WebKit WebDriver, and Python's D-Bus bindings for the tray test.
