@@ -405,6 +405,41 @@ fn add_a_server_in_the_wizard_sign_in_and_out_and_open_a_deep_link() {
         let after = std::fs::read_to_string(&file).unwrap();
         assert!(!after.contains("connect"), "{after}");
 
+        // Settings: the start-at-login switch removes and restores the login item, which
+        // starts the tray (on by default, so the tray wrote it when it started).
+        let item = session
+            .home
+            .path()
+            .join(".config/autostart/MCP Companion.desktop");
+        let wait_item = |present: bool| {
+            let item = item.clone();
+            async move {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while item.exists() != present {
+                    assert!(
+                        Instant::now() < deadline,
+                        "the login item {} after 10 s: {}",
+                        if present {
+                            "is still missing"
+                        } else {
+                            "is still there"
+                        },
+                        item.display()
+                    );
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        wait_item(true).await;
+        click(&c, "#open-settings").await;
+        click(&c, "#settings-autostart").await;
+        wait_item(false).await;
+        click(&c, "#settings-autostart").await;
+        wait_item(true).await;
+        let entry = std::fs::read_to_string(&item).unwrap();
+        let tray_exec = binary("mcp-companion-tray").display().to_string();
+        assert!(entry.contains(&tray_exec), "{entry}");
+
         // Closing the window ends its process (the tray stays: it holds the broker).
         let ns = format!("window-{}", std::process::id());
         let app = binary("mcp-companion-app");
