@@ -96,7 +96,7 @@ pub(crate) async fn run(
     let resp = match sent {
         Ok(r) => r,
         Err(e) => {
-            let why = companion_mcp::transport::error_chain(&e);
+            let why = companion_auth::http::describe_failure(&e);
             tl.push(TimelineEvent {
                 at_ms,
                 step: FIRST_CONTACT.into(),

@@ -173,12 +173,11 @@ impl StreamableHttp {
         extra_headers: Vec<(HeaderName, HeaderValue)>,
     ) -> Result<(Self, mpsc::UnboundedReceiver<Bytes>), TransportError> {
         let url: String = url.into();
+        let parsed = reqwest::Url::parse(&url).ok();
         // A plain-http server (loopback: nothing else may be plain) needs no certificate
         // authorities; loading the system's (on Debian about 150 files) would add ~3 ms to the
         // start of every bridge. Redirects are not followed, so this client meets no other URL.
-        let plain = url
-            .get(..7)
-            .is_some_and(|s| s.eq_ignore_ascii_case("http://"));
+        let plain = parsed.as_ref().is_some_and(|u| u.scheme() == "http");
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
@@ -193,7 +192,7 @@ impl StreamableHttp {
         Ok((
             Self {
                 client,
-                parsed: reqwest::Url::parse(&url).ok(),
+                parsed,
                 url,
                 shared: Arc::default(),
                 extra: Arc::new(extra_headers),
@@ -871,18 +870,6 @@ fn reopen_delay(retry: Option<Duration>, failures: u32) -> Duration {
         .max(MIN_REOPEN_BACKOFF)
         .saturating_mul(2u32.saturating_pow(failures.min(16)));
     grown.min(MAX_REOPEN_DELAY).max(base)
-}
-
-/// An error with its causes ("error sending request: connection refused"), as a person reads
-/// it in a JSON-RPC error or a log line.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut reason = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        reason = format!("{reason}: {s}");
-        src = s.source();
-    }
-    reason
 }
 
 /// `Authorization: Bearer …`, marked sensitive so it never appears in logs.

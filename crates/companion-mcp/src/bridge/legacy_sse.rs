@@ -146,7 +146,7 @@ impl LegacySse {
     fn network(&self, e: &reqwest::Error) -> TransportError {
         TransportError::Network {
             url: self.url.to_string(),
-            reason: crate::transport::error_chain(e),
+            reason: companion_auth::http::describe_failure(e),
         }
     }
 
