@@ -48,6 +48,15 @@ pub fn desktop_available(what: &str, present: bool) -> bool {
     false
 }
 
+/// Whether a session bus with an unlocked Secret Service is there (`scripts/test` provides one);
+/// see [`desktop_available`].
+pub fn secret_service_available() -> bool {
+    desktop_available(
+        "a D-Bus session bus with an unlocked Secret Service",
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+    )
+}
+
 /// A Node.js program, when the test peers are installed (by `scripts/test`).
 pub fn node() -> Option<PathBuf> {
     std::env::var_os("MCP_COMPANION_NODE")

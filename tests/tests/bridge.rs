@@ -8,7 +8,9 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use companion_tests::{binary, desktop_available, get_json, node, peers_available, Peer};
+use companion_tests::{
+    binary, desktop_available, get_json, node, peers_available, secret_service_available, Peer,
+};
 use serde_json::{json, Value};
 
 #[path = "../support/upstream.rs"]
@@ -1042,10 +1044,7 @@ impl Drop for Broker {
 
 #[test]
 fn oauth_through_the_broker_sign_in_needed_then_step_up() {
-    if !desktop_available(
-        "a D-Bus session bus with an unlocked Secret Service",
-        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
-    ) {
+    if !secret_service_available() {
         return;
     }
     let Some(node) = peers_available() else {
@@ -1116,10 +1115,7 @@ fn whoami_jti(r: &Value) -> String {
 
 #[test]
 fn a_rejected_token_is_renewed_through_the_broker_and_the_request_retried_once() {
-    if !desktop_available(
-        "a D-Bus session bus with an unlocked Secret Service",
-        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
-    ) {
+    if !secret_service_available() {
         return;
     }
     let Some(node) = peers_available() else {

@@ -8,16 +8,10 @@ use std::time::{Duration, Instant};
 use companion_core::secret::Secret;
 use companion_store::keychain::{OsKeychain, SecretStore};
 use companion_tests::{
-    binary, desktop_available, get_json, peers_available, python_peer_available, Peer,
+    binary, desktop_available, get_json, peers_available, python_peer_available,
+    secret_service_available, Peer,
 };
 use serde_json::Value;
-
-fn session_bus() -> bool {
-    desktop_available(
-        "a D-Bus session bus with an unlocked Secret Service",
-        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
-    )
-}
 
 fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
@@ -190,7 +184,7 @@ fn jwt_like(len: usize) -> String {
 
 #[test]
 fn keychain_round_trip_of_a_6kb_token_never_touches_plain_files() {
-    if !session_bus() {
+    if !secret_service_available() {
         return;
     }
     let store = SecretStore::new(OsKeychain::new(OsKeychain::service_name(Some(&unique(
@@ -326,7 +320,7 @@ fn refresh_count(s: &Value) -> u64 {
 
 #[test]
 fn twenty_processes_with_an_expired_token_cause_exactly_one_refresh() {
-    if !session_bus() {
+    if !secret_service_available() {
         return;
     }
     let Some(node) = peers_available() else {
@@ -387,7 +381,7 @@ fn twenty_processes_with_an_expired_token_cause_exactly_one_refresh() {
 
 #[test]
 fn a_broker_killed_mid_refresh_is_replaced_without_a_new_sign_in() {
-    if !session_bus() {
+    if !secret_service_available() {
         return;
     }
     let Some(node) = peers_available() else {
@@ -437,7 +431,7 @@ fn a_broker_killed_mid_refresh_is_replaced_without_a_new_sign_in() {
 
 #[test]
 fn no_token_or_secret_reaches_files_logs_arguments_or_environments() {
-    if !session_bus() {
+    if !secret_service_available() {
         return;
     }
     let Some(node) = peers_available() else {
@@ -482,7 +476,7 @@ fn no_token_or_secret_reaches_files_logs_arguments_or_environments() {
 
 #[test]
 fn clients_starting_at_once_share_exactly_one_broker() {
-    if !session_bus() {
+    if !secret_service_available() {
         return;
     }
     let c = Companion::new();
@@ -534,7 +528,7 @@ fn b64url(s: &str) -> String {
 
 #[test]
 fn static_credentials_live_in_the_keychain_only() {
-    if !session_bus() {
+    if !secret_service_available() {
         return;
     }
     use std::io::Write;
@@ -735,7 +729,7 @@ fn assert_refused(r: &Value, url: &str) {
 /// header to the Node peer.
 #[test]
 fn connect_sends_static_credentials_from_the_keychain() {
-    if !session_bus() {
+    if !secret_service_available() {
         return;
     }
     let Some(node) = peers_available() else {
@@ -947,7 +941,7 @@ fn connect_sends_static_credentials_from_the_keychain() {
 
 #[test]
 fn probe_with_the_keychain_store_uses_the_brokers_tokens() {
-    if !session_bus() {
+    if !secret_service_available() {
         return;
     }
     let Some(node) = peers_available() else {
@@ -981,7 +975,7 @@ fn probe_with_the_keychain_store_uses_the_brokers_tokens() {
 
 #[test]
 fn client_credentials_servers_work_through_connect() {
-    if !session_bus() {
+    if !secret_service_available() {
         return;
     }
     let Some(node) = peers_available() else {
@@ -1073,7 +1067,7 @@ fn sign_in_and_call(c: &mut Companion, add_args: &[&str], stdin: &str) -> Value 
 
 #[test]
 fn provider_quirks_auth0_entra_and_object_form_metadata() {
-    if !session_bus() {
+    if !secret_service_available() {
         return;
     }
     let Some(node) = peers_available() else {
@@ -1160,7 +1154,7 @@ fn provider_quirks_auth0_entra_and_object_form_metadata() {
 
 #[test]
 fn a_token_command_supplies_the_bearer_token() {
-    if !session_bus() {
+    if !secret_service_available() {
         return;
     }
     let Some(node) = peers_available() else {
@@ -1277,7 +1271,7 @@ fn failed_with(out: &Output, code: i32) -> String {
 
 #[test]
 fn private_key_jwt_client_credentials_work_through_connect() {
-    if !session_bus() {
+    if !secret_service_available() {
         return;
     }
     let Some(node) = peers_available() else {
@@ -1451,7 +1445,7 @@ fn private_key_jwt_client_credentials_work_through_connect() {
 
 #[test]
 fn secret_set_gives_a_managed_server_its_secret() {
-    if !session_bus() {
+    if !secret_service_available() {
         return;
     }
     let Some(node) = peers_available() else {

@@ -146,7 +146,8 @@ impl App {
         pid
     }
 
-    fn cli(&self, args: &[&str]) {
+    /// Runs `mcp-companion ARGS` in this home and namespace; its stdout.
+    fn cli(&self, args: &[&str]) -> Vec<u8> {
         let mut c = Command::new(binary("mcp-companion"));
         self.env(&mut c);
         let out = c.args(args).output().unwrap();
@@ -155,6 +156,7 @@ impl App {
             "mcp-companion {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        out.stdout
     }
 
     fn socket(&self) -> PathBuf {
@@ -394,17 +396,7 @@ fn a_sign_in_comes_back_through_the_app_url_scheme() {
         l.iter().any(|x| x.starts_with("Signed in · expires in"))
     });
     // The broker holds the token: `status` agrees with the menu.
-    let out = Command::new(binary("mcp-companion"))
-        .args(["status", "--json"])
-        .envs([
-            ("XDG_CONFIG_HOME", h.join("config")),
-            ("XDG_DATA_HOME", h.join("data")),
-            ("XDG_RUNTIME_DIR", h.join("run")),
-        ])
-        .env("MCP_COMPANION_KEYCHAIN_NAMESPACE", &app.namespace)
-        .output()
-        .unwrap();
-    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let status: Value = serde_json::from_slice(&app.cli(&["status", "--json"])).unwrap();
     assert_eq!(status["servers"][0]["state"], "signed_in", "{status}");
     // The window program the link started handed it over and exited, without a window.
     let app_bin = binary("mcp-companion-app");
