@@ -7,6 +7,12 @@
 //!
 //! Targets (issue 5): cold start <= 10 ms, p50 <= 1.5x direct, 64 in flight >= 0.5x direct
 //! throughput, RSS <= 10 MB.
+//!
+//! For scale it also measures a minimal relay: this bench binary started again as a second
+//! process that reads a line, writes it as an HTTP/1.1 POST on one blocking connection and
+//! writes the body back, with no JSON, no async runtime and nothing of the protocol. It costs
+//! the same process hop and pipe copies as the bridge and nothing else, so the bridge's figures
+//! minus the relay's are what the bridge's own work costs.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -64,6 +70,58 @@ fn server() -> Upstream {
     })
 }
 
+/// Set (to the upstream URL) in the environment of the minimal relay's process.
+const RELAY_ENV: &str = "MCP_COMPANION_BENCH_RELAY";
+
+/// The minimal relay (see the module docs): stdin lines to POSTs, response bodies to stdout
+/// lines. Handles exactly what the bench's upstream sends (Content-Length bodies).
+fn relay(url: &str) {
+    use std::io::Read;
+    let rest = url.trim_start_matches("http://");
+    let (host, path) = rest.split_once('/').unwrap();
+    let sock = std::net::TcpStream::connect(host).unwrap();
+    sock.set_nodelay(true).unwrap();
+    let mut from_server = BufReader::with_capacity(1 << 20, sock.try_clone().unwrap());
+    let mut to_server = sock;
+    let mut stdin = BufReader::new(std::io::stdin().lock());
+    let mut stdout = std::io::stdout().lock();
+    let (mut line, mut head, mut body) = (Vec::new(), String::new(), Vec::new());
+    loop {
+        line.clear();
+        if stdin.read_until(b'\n', &mut line).unwrap() == 0 {
+            return;
+        }
+        let msg = line.trim_ascii_end();
+        let mut req = format!(
+            "POST /{path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\nmcp-session-id: bench-session\r\nmcp-protocol-version: 2025-11-25\r\ncontent-length: {}\r\n\r\n",
+            msg.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(msg);
+        to_server.write_all(&req).unwrap();
+        let mut len = 0;
+        loop {
+            head.clear();
+            from_server.read_line(&mut head).unwrap();
+            if head == "\r\n" {
+                break;
+            }
+            if let Some((k, v)) = head.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    len = v.trim().parse().unwrap();
+                }
+            }
+        }
+        if len > 0 {
+            body.resize(len, 0);
+            from_server.read_exact(&mut body).unwrap();
+            body.push(b'\n');
+            stdout.write_all(&body).unwrap();
+            stdout.flush().unwrap();
+        }
+    }
+}
+
 struct Bridge {
     child: Child,
     stdin: ChildStdin,
@@ -74,8 +132,17 @@ struct Bridge {
 
 impl Bridge {
     fn start(bin: &std::path::Path, url: &str, home: &std::path::Path) -> Self {
-        let mut child = Command::new(bin)
-            .args(["connect", url])
+        Self::spawn(Command::new(bin).args(["connect", url]), home)
+    }
+
+    /// The minimal relay (see the module docs), in place of the bridge.
+    fn relay(url: &str, home: &std::path::Path) -> Self {
+        let exe = std::env::current_exe().unwrap();
+        Self::spawn(Command::new(exe).env(RELAY_ENV, url), home)
+    }
+
+    fn spawn(command: &mut Command, home: &std::path::Path) -> Self {
+        let mut child = command
             .env("HOME", home)
             .env("XDG_CONFIG_HOME", home.join("config"))
             .env("XDG_DATA_HOME", home.join("data"))
@@ -165,6 +232,10 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn main() {
+    if let Some(url) = std::env::var_os(RELAY_ENV) {
+        relay(&url.to_string_lossy());
+        return;
+    }
     let bin = companion_tests::bin_dir().join("mcp-companion");
     if !bin.exists() {
         println!(
@@ -320,6 +391,30 @@ fn main() {
     });
     dbig.sort_by(f64::total_cmp);
 
+    // The minimal relay: sequential calls and the 5 MB result, as above.
+    let mut r = Bridge::relay(&up.url, home.path());
+    for i in 0..200 {
+        r.send(&call(i + 1, "fast"));
+        let _ = r.recv();
+    }
+    let mut rseq = Vec::with_capacity(SEQUENTIAL);
+    for i in 0..SEQUENTIAL {
+        let t = Instant::now();
+        r.send(&call(1000 + i, "fast"));
+        let _ = r.recv();
+        rseq.push(ms(t.elapsed()));
+    }
+    rseq.sort_by(f64::total_cmp);
+    let mut rbig = Vec::new();
+    for i in 0..BIG_RUNS {
+        let t = Instant::now();
+        r.send(&call(900_000 + i, "big"));
+        assert!(r.recv().len() > BIG);
+        rbig.push(ms(t.elapsed()));
+    }
+    rbig.sort_by(f64::total_cmp);
+    drop(r);
+
     println!("bridge bench (loopback, scripted Rust upstream answering with JSON)");
     println!(
         "  {:<36} {:>12} {:>12} {:>8}",
@@ -385,6 +480,14 @@ fn main() {
         mb(rss_seq),
         mb(rss_small),
         mb(rss_big)
+    );
+    println!(
+        "  {:<36} {:>9.3} ms sequential p50 ({:.2}x direct), {:.3} ms 5 MB result ({:.2}x direct)",
+        "minimal relay, for scale",
+        pct(&rseq, 0.5),
+        pct(&rseq, 0.5) / pct(&dseq, 0.5),
+        pct(&rbig, 0.5),
+        pct(&rbig, 0.5) / pct(&dbig, 0.5)
     );
     println!(
         "  targets: cold start <= 10 ms, p50 <= 1.5x direct, 64 in flight >= 0.5x direct, RSS <= 10 MB"
