@@ -180,6 +180,20 @@ impl Bridge {
         &self.line
     }
 
+    /// `n` calls of `tool`, one at a time, with ids from `first`: each one's time in ms,
+    /// sorted. Every answer must be longer than `min_len` bytes.
+    fn timed_calls(&mut self, tool: &str, first: usize, n: usize, min_len: usize) -> Vec<f64> {
+        let mut times = Vec::with_capacity(n);
+        for i in 0..n {
+            let t = Instant::now();
+            self.send(&call(first + i, tool));
+            assert!(self.recv().len() > min_len);
+            times.push(ms(t.elapsed()));
+        }
+        times.sort_by(f64::total_cmp);
+        times
+    }
+
     /// utime + stime in clock ticks, and peak RSS in KiB.
     fn usage(&self) -> (u64, u64) {
         let pid = self.child.id();
@@ -307,22 +321,12 @@ fn main() {
     let _ = b.recv();
     b.send(INITIALIZED);
     let (_, rss_idle) = b.usage();
-    for i in 0..200 {
-        b.send(&call(i + 1, "fast"));
-        let _ = b.recv();
-    }
+    b.timed_calls("fast", 1, 200, 0);
     let (ticks0, _) = b.usage();
-    let mut seq = Vec::with_capacity(SEQUENTIAL);
     let seq_started = Instant::now();
-    for i in 0..SEQUENTIAL {
-        let t = Instant::now();
-        b.send(&call(1000 + i, "fast"));
-        let _ = b.recv();
-        seq.push(ms(t.elapsed()));
-    }
+    let seq = b.timed_calls("fast", 1000, SEQUENTIAL, 0);
     let seq_elapsed = seq_started.elapsed();
     let (ticks1, rss_seq) = b.usage();
-    seq.sort_by(f64::total_cmp);
     let cpu_us = (ticks1 - ticks0) as f64 * 10_000.0 / SEQUENTIAL as f64;
     let mut dseq = Vec::with_capacity(SEQUENTIAL);
     rt.block_on(async {
@@ -371,14 +375,7 @@ fn main() {
     let (_, rss_small) = b.usage();
 
     // A 5 MB result.
-    let mut big = Vec::new();
-    for i in 0..BIG_RUNS {
-        let t = Instant::now();
-        b.send(&call(900_000 + i, "big"));
-        assert!(b.recv().len() > BIG);
-        big.push(ms(t.elapsed()));
-    }
-    big.sort_by(f64::total_cmp);
+    let big = b.timed_calls("big", 900_000, BIG_RUNS, BIG);
     let (_, rss_big) = b.usage();
     let mut dbig = Vec::new();
     rt.block_on(async {
@@ -393,26 +390,9 @@ fn main() {
 
     // The minimal relay: sequential calls and the 5 MB result, as above.
     let mut r = Bridge::relay(&up.url, home.path());
-    for i in 0..200 {
-        r.send(&call(i + 1, "fast"));
-        let _ = r.recv();
-    }
-    let mut rseq = Vec::with_capacity(SEQUENTIAL);
-    for i in 0..SEQUENTIAL {
-        let t = Instant::now();
-        r.send(&call(1000 + i, "fast"));
-        let _ = r.recv();
-        rseq.push(ms(t.elapsed()));
-    }
-    rseq.sort_by(f64::total_cmp);
-    let mut rbig = Vec::new();
-    for i in 0..BIG_RUNS {
-        let t = Instant::now();
-        r.send(&call(900_000 + i, "big"));
-        assert!(r.recv().len() > BIG);
-        rbig.push(ms(t.elapsed()));
-    }
-    rbig.sort_by(f64::total_cmp);
+    r.timed_calls("fast", 1, 200, 0);
+    let rseq = r.timed_calls("fast", 1000, SEQUENTIAL, 0);
+    let rbig = r.timed_calls("big", 900_000, BIG_RUNS, BIG);
     drop(r);
 
     println!("bridge bench (loopback, scripted Rust upstream answering with JSON)");
