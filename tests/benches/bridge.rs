@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 #[path = "../support/upstream.rs"]
 mod upstream;
 
-use upstream::{id_of, Reply, Upstream};
+use upstream::{result_reply, Reply, Upstream};
 
 const INIT: &str = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#;
 const INITIALIZED: &str = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
@@ -49,10 +49,7 @@ fn server() -> Upstream {
         }
         let body = r.body_str();
         if body.contains("\"initialize\"") {
-            return Reply::json(format!(
-                r#"{{"jsonrpc":"2.0","id":{},"result":{{"protocolVersion":"2025-11-25","capabilities":{{"tools":{{}}}},"serverInfo":{{"name":"bench","version":"1"}}}}}}"#,
-                id_of(&r.body)
-            ))
+            return result_reply(r, r#"{"protocolVersion":"2025-11-25","capabilities":{"tools":{}},"serverInfo":{"name":"bench","version":"1"}}"#)
             .with_header("mcp-session-id", "bench-session");
         }
         if !body.contains("\"id\"") {
@@ -63,10 +60,7 @@ fn server() -> Upstream {
         } else {
             r#"{"content":[{"type":"text","text":"ok"}]}"#
         };
-        Reply::json(format!(
-            r#"{{"jsonrpc":"2.0","id":{},"result":{result}}}"#,
-            id_of(&r.body)
-        ))
+        result_reply(r, result)
     })
 }
 

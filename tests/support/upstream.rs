@@ -288,8 +288,18 @@ async fn serve(
 /// The answer to an `initialize` request: protocol 2025-11-25, no capabilities, from a server
 /// called `name` at `version`.
 pub fn initialize_reply(r: &Request, name: &str, version: &str) -> Reply {
+    result_reply(
+        r,
+        &format!(
+            r#"{{"protocolVersion":"2025-11-25","capabilities":{{}},"serverInfo":{{"name":"{name}","version":"{version}"}}}}"#
+        ),
+    )
+}
+
+/// The JSON response to request `r` whose `result` is the JSON text `result`.
+pub fn result_reply(r: &Request, result: &str) -> Reply {
     Reply::json(format!(
-        r#"{{"jsonrpc":"2.0","id":{},"result":{{"protocolVersion":"2025-11-25","capabilities":{{}},"serverInfo":{{"name":"{name}","version":"{version}"}}}}}}"#,
+        r#"{{"jsonrpc":"2.0","id":{},"result":{result}}}"#,
         id_of(&r.body)
     ))
 }

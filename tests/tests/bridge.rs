@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 #[path = "../support/upstream.rs"]
 mod upstream;
 
-use upstream::{id_of, initialize_reply, method_of, Reply, Upstream};
+use upstream::{id_of, initialize_reply, method_of, result_reply, Reply, Upstream};
 
 const INIT: &str = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bridge-test","version":"1"}}}"#;
 const INITIALIZED: &str = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
@@ -459,10 +459,7 @@ fn a_large_json_answer_goes_through_whole_and_in_order() {
             "large" => {
                 Reply::json(reply.replacen("\"id\": 7", &format!("\"id\": {}", id_of(&r.body)), 1))
             }
-            "small" => Reply::json(format!(
-                r#"{{"jsonrpc":"2.0","id":{},"result":{{}}}}"#,
-                id_of(&r.body)
-            )),
+            "small" => result_reply(r, r#"{}"#),
             _ => Reply::status(202),
         }
     });
@@ -486,6 +483,81 @@ fn a_large_json_answer_goes_through_whole_and_in_order() {
     let (status, took) = b.close(Duration::from_secs(2));
     assert!(status.success(), "{status}");
     assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
+#[test]
+fn at_most_32_requests_wait_for_responses_and_notifications_never_wait() {
+    // 33 calls the server answers after HOLD: 32 go out at once, the 33rd when one of them is
+    // answered. A cancellation sent after all of them goes out at once.
+    const CAP: usize = 32;
+    const HOLD: Duration = Duration::from_secs(3);
+    let up = Upstream::start(|r| {
+        if r.method != "POST" {
+            return Reply::status(if r.method == "DELETE" { 200 } else { 405 });
+        }
+        match method_of(&r.body).as_str() {
+            "initialize" => initialize_reply(r, "cap", "1"),
+            "tools/call" => Reply::Sse {
+                headers: Vec::new(),
+                chunks: vec![(
+                    HOLD,
+                    format!(
+                        "data: {{\"jsonrpc\":\"2.0\",\"id\":{},\"result\":{{}}}}\n\n",
+                        id_of(&r.body)
+                    )
+                    .into_bytes(),
+                )],
+                hold: false,
+            },
+            _ => Reply::status(202),
+        }
+    });
+    let mut b = Bridge::start(&[&up.url]);
+    b.initialize();
+    let calls = |up: &Upstream| {
+        up.posts()
+            .iter()
+            .filter(|r| method_of(&r.body) == "tools/call")
+            .count()
+    };
+    let cancelled = |up: &Upstream| {
+        up.posts()
+            .iter()
+            .any(|r| method_of(&r.body) == "notifications/cancelled")
+    };
+    let started = Instant::now();
+    for i in 0..=CAP {
+        b.send(&format!(
+            r#"{{"jsonrpc":"2.0","id":{},"method":"tools/call","params":{{"name":"slow"}}}}"#,
+            100 + i
+        ));
+    }
+    b.send(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":100}}"#);
+    while !(cancelled(&up) && calls(&up) >= CAP) {
+        assert!(
+            started.elapsed() < HOLD - Duration::from_millis(500),
+            "{} calls and {} a cancellation reached the server",
+            calls(&up),
+            if cancelled(&up) { "" } else { "not" }
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(calls(&up), CAP, "the 33rd call waits for a free place");
+    let mut answered: Vec<i64> = (0..=CAP)
+        .map(|_| {
+            let r = b.recv();
+            assert!(r.get("result").is_some(), "{r}");
+            r["id"].as_i64().unwrap()
+        })
+        .collect();
+    answered.sort_unstable();
+    assert_eq!(answered, (100..=100 + CAP as i64).collect::<Vec<_>>());
+    assert!(
+        started.elapsed() >= HOLD * 2,
+        "the 33rd call went out after the first answer"
+    );
+    let (status, _) = b.close(Duration::from_secs(2));
+    assert!(status.success(), "{status}");
 }
 
 #[test]
@@ -520,10 +592,7 @@ fn an_sse_stream_cut_is_resumed_or_answered_with_an_error() {
                         vec!["event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":\"p\",\"progress\":1}}\n\n"],
                         false,
                     ),
-                    (Some("tools/call"), _) => Reply::json(format!(
-                        r#"{{"jsonrpc":"2.0","id":{},"result":{{"content":[]}}}}"#,
-                        id_of(&r.body)
-                    )),
+                    (Some("tools/call"), _) => result_reply(r, r#"{"content":[]}"#),
                     _ => Reply::status(202),
                 }
             }
@@ -577,10 +646,7 @@ fn standalone_upstream(gets: Vec<Reply>) -> (Upstream, Gets) {
             ("POST", "initialize") => {
                 initialize_reply(r, "g", "1").with_header("mcp-session-id", "s-g")
             }
-            ("POST", "tools/list") => Reply::json(format!(
-                r#"{{"jsonrpc":"2.0","id":{},"result":{{"tools":[]}}}}"#,
-                id_of(&r.body)
-            )),
+            ("POST", "tools/list") => result_reply(r, r#"{"tools":[]}"#),
             ("GET", _) => {
                 let mut log = log.lock().unwrap();
                 let n = log.len();
@@ -750,10 +816,9 @@ fn a_session_ended_while_the_client_is_quiet_is_reopened_with_its_stream() {
 #[test]
 fn bad_input_gets_json_rpc_errors_and_the_bridge_goes_on() {
     let up = Upstream::start(|r| match method_of(&r.body).as_str() {
-        "initialize" | "tools/list" => Reply::json(format!(
-            r#"{{"jsonrpc":"2.0","id":{},"result":{{"protocolVersion":"2025-11-25","tools":[]}}}}"#,
-            id_of(&r.body)
-        )),
+        "initialize" | "tools/list" => {
+            result_reply(r, r#"{"protocolVersion":"2025-11-25","tools":[]}"#)
+        }
         _ => Reply::status(202),
     });
     let mut b = Bridge::start(&[&up.url, "--max-message-bytes", "300"]);
@@ -823,13 +888,55 @@ fn an_unreachable_server_answers_every_request() {
 }
 
 #[test]
+fn a_proxy_from_the_environment_carries_the_requests() {
+    // The proxy is the upstream itself, answering requests in absolute form. The server's own
+    // address is a closed port: a request that did not go through the proxy would fail.
+    let proxy = Upstream::start(|r| {
+        if r.method != "POST" {
+            return Reply::status(if r.method == "DELETE" { 200 } else { 405 });
+        }
+        match method_of(&r.body).as_str() {
+            "initialize" => initialize_reply(r, "proxied", "1"),
+            "tools/list" => result_reply(r, r#"{"tools":[]}"#),
+            _ => Reply::status(202),
+        }
+    });
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = format!("http://127.0.0.1:{port}/mcp");
+    let proxy_url = proxy.url.trim_end_matches("/mcp").to_owned();
+    let mut b = Bridge::start_with(
+        &[&server],
+        &[
+            ("HTTP_PROXY", proxy_url.as_str()),
+            ("http_proxy", proxy_url.as_str()),
+            ("NO_PROXY", ""),
+            ("no_proxy", ""),
+        ],
+    );
+    let init = b.initialize();
+    assert_eq!(init["result"]["serverInfo"]["name"], "proxied", "{init}");
+    b.send(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
+    let r = b.recv();
+    assert_eq!(r["result"]["tools"], json!([]), "{r}");
+    let paths: Vec<String> = proxy.posts().iter().map(|r| r.path.clone()).collect();
+    assert!(paths.len() >= 3, "{paths:?}");
+    assert!(
+        paths.iter().all(|p| *p == server),
+        "absolute form: {paths:?}"
+    );
+    let (status, _) = b.close(Duration::from_secs(2));
+    assert!(status.success(), "{status}");
+}
+
+#[test]
 fn sigterm_ends_the_session_and_exits_cleanly() {
     let up = Upstream::start(|r| match (r.method.as_str(), method_of(&r.body).as_str()) {
-        ("POST", "initialize") => Reply::json(format!(
-            r#"{{"jsonrpc":"2.0","id":{},"result":{{"protocolVersion":"2025-11-25"}}}}"#,
-            id_of(&r.body)
-        ))
-        .with_header("mcp-session-id", "s-t"),
+        ("POST", "initialize") => result_reply(r, r#"{"protocolVersion":"2025-11-25"}"#)
+            .with_header("mcp-session-id", "s-t"),
         // A standalone stream that never ends, as real servers keep it.
         ("GET", _) => Reply::Sse {
             headers: Vec::new(),
@@ -1225,10 +1332,7 @@ fn a_failed_re_initialization_is_tried_again_with_the_next_request() {
             // The first session is lost after one call; later ones work.
             _ if session == "s-0" && id_of(&r.body) != "1" => Reply::status(404),
             _ if session.is_empty() => Reply::status(400),
-            _ => Reply::json(format!(
-                r#"{{"jsonrpc":"2.0","id":{},"result":{{"session":"{session}"}}}}"#,
-                id_of(&r.body)
-            )),
+            _ => result_reply(r, &format!(r#"{{"session":"{session}"}}"#)),
         }
     });
     let mut b = Bridge::start(&[&up.url]);
@@ -1271,10 +1375,7 @@ fn https_servers_are_trusted_through_the_systems_certificate_store() {
         }
         match method_of(&r.body).as_str() {
             "initialize" => initialize_reply(r, "tls", "1"),
-            "tools/call" => Reply::json(format!(
-                r#"{{"jsonrpc":"2.0","id":{},"result":{{"content":[]}}}}"#,
-                id_of(&r.body)
-            )),
+            "tools/call" => result_reply(r, r#"{"content":[]}"#),
             _ => Reply::status(202),
         }
     });

@@ -800,7 +800,7 @@ async fn drive_headless(
     redirect_uri: &str,
     endpoint: &str,
 ) -> Result<Option<String>, AuthError> {
-    let client = reqwest::Client::builder()
+    let client = crate::tls::reqwest_builder(true)
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
         .timeout(crate::http::REQUEST_TIMEOUT)

@@ -49,7 +49,7 @@ pub struct Http {
 impl Http {
     /// A client that records to `timeline`.
     pub fn new(timeline: Timeline) -> Result<Self, AuthError> {
-        let client = reqwest::Client::builder()
+        let client = crate::tls::reqwest_builder(true)
             .redirect(Policy::none())
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)

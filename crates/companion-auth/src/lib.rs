@@ -22,6 +22,7 @@ pub mod grants;
 pub mod http;
 pub mod loopback;
 pub mod timeline;
+pub mod tls;
 
 pub use app_redirect::AppRedirects;
 pub use error::AuthError;

@@ -975,7 +975,9 @@ impl Broker {
                     Ok(Some(t)) => match companion_core::oauth::token::jwt_expiry(t.expose()) {
                         Some(exp) if exp <= now() => {
                             st.state = State::Error;
-                            st.error = Some(format!("the stored bearer token has expired; store a new one with `mcp-companion secret set {} --bearer`", s.name));
+                            st.error = Some(companion_core::oauth::token::expired_bearer(
+                                s.name.as_str(),
+                            ));
                         }
                         Some(exp) => {
                             st.expires_in = Some(exp - now());
@@ -1306,7 +1308,7 @@ fn http() -> Result<Http, BrokerError> {
 
 /// Asks the server without a token, to learn its challenge (where its metadata is, which scope).
 async fn unauthorized_challenge(url: &str) -> (u16, Option<BearerChallenge>) {
-    let Ok(client) = reqwest::Client::builder()
+    let Ok(client) = companion_auth::tls::reqwest_builder(true)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(15))
         .build()

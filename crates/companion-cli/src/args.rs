@@ -390,6 +390,10 @@ stdout carries only JSON-RPC. Logs go to stderr and to connect-NAME.log in the l
 (MCP_COMPANION_LOG=debug for more). When you need to sign in, every request is answered with
 an error that says how, instead of hanging.
 
+HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY are honoured; the system's certificate store
+(or SSL_CERT_FILE) is trusted. At most 32 requests wait for responses at once; more wait their
+turn, while notifications (cancellations among them) always go at once.
+
 Exit codes: 0 the client closed stdin or the process got SIGTERM; 1 a fatal error;
 2 a usage or configuration error (unknown server, bad --header).";
 

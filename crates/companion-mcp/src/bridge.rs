@@ -96,6 +96,9 @@ pub struct Options {
     pub step_up_timeout: Duration,
     /// When set, every request is answered with this error instead of being forwarded.
     pub refuse: Option<String>,
+    /// From this time on (Unix seconds), every request is answered with the error instead of
+    /// being forwarded: a static token's expiry, read from the token itself.
+    pub refuse_from: Option<(u64, String)>,
     /// What to do when the server refuses the static credentials in `headers` (401/403), e.g.
     /// "store a new token with `mcp-companion secret set NAME --bearer`".
     pub refused_hint: Option<String>,
@@ -111,6 +114,7 @@ impl Options {
             max_message: crate::transport::DEFAULT_MAX_MESSAGE,
             step_up_timeout: Duration::from_secs(120),
             refuse: None,
+            refuse_from: None,
             refused_hint: None,
         }
     }
@@ -446,7 +450,11 @@ impl Bridge {
             }
         };
         let ids = request_ids(&peeked);
-        if let Some(reason) = &self.opts.refuse {
+        let expired = match &self.opts.refuse_from {
+            Some((from, reason)) if now() >= *from => Some(reason),
+            _ => None,
+        };
+        if let Some(reason) = self.opts.refuse.as_ref().or(expired) {
             for id in &ids {
                 self.out
                     .send(error_response(id, codes::UNSUPPORTED, reason));

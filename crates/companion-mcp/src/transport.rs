@@ -22,6 +22,8 @@
 //!   cannot be resumed, a JSON answer without them) are reported as [`StreamLost`], so a
 //!   bridge can answer them with an error instead of leaving its client waiting.
 
+mod client;
+
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,8 +32,11 @@ use bytes::Bytes;
 use companion_core::jsonrpc::{self, Kind};
 use companion_core::secret::Secret;
 use companion_core::sse;
-use futures_util::StreamExt;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use http::header::{
+    HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE,
+    USER_AGENT,
+};
+use http::Method;
 use tokio::sync::mpsc;
 
 /// Header carrying the session id.
@@ -40,6 +45,12 @@ pub const SESSION_HEADER: &str = "mcp-session-id";
 pub const VERSION_HEADER: &str = "mcp-protocol-version";
 /// Default cap on one message.
 pub const DEFAULT_MAX_MESSAGE: usize = 64 * 1024 * 1024;
+/// How many requests may wait for their responses at once; more wait their turn. Over
+/// HTTP/1.1 each one holds a connection, and each connection about 45 KiB of buffers in hyper:
+/// browsers allow a server 6. Notifications (cancellations among them) and responses (answers
+/// to the server's requests) never wait: the server takes them at once, and a cancellation
+/// queued behind the calls it cancels would defeat its purpose.
+pub const MAX_REQUESTS_IN_FLIGHT: usize = 32;
 /// How often an interrupted stream is resumed before giving up.
 const MAX_RESUMES: u32 = 5;
 /// Delay before resuming when the server gave no `retry`.
@@ -135,10 +146,10 @@ struct Shared {
 /// A Streamable HTTP connection to one MCP endpoint.
 #[derive(Debug, Clone)]
 pub struct StreamableHttp {
-    client: reqwest::Client,
     url: String,
-    /// `url` parsed once, not per request (`None` if it does not parse: every request fails).
-    parsed: Option<reqwest::Url>,
+    /// `url` parsed once, not per request, and the client for it (`None` if it does not parse:
+    /// every request fails).
+    endpoint: Option<Arc<(http::Uri, client::Client)>>,
     shared: Arc<Mutex<Shared>>,
     extra: Arc<Vec<(HeaderName, HeaderValue)>>,
     inbound: mpsc::UnboundedSender<Bytes>,
@@ -149,6 +160,8 @@ pub struct StreamableHttp {
     lost: Option<mpsc::UnboundedSender<StreamLost>>,
     /// Where large JSON answers go as they arrive; without it they are gathered whole.
     large: Option<mpsc::UnboundedSender<LargeMessage>>,
+    /// Permits for requests awaiting responses ([`MAX_REQUESTS_IN_FLIGHT`]).
+    in_flight: Arc<tokio::sync::Semaphore>,
     /// Set by [`Self::close`]: the standalone stream is not re-opened any more.
     closing: Arc<tokio::sync::watch::Sender<bool>>,
     /// Told the session id when re-opening the standalone stream finds the session gone.
@@ -173,26 +186,26 @@ impl StreamableHttp {
         extra_headers: Vec<(HeaderName, HeaderValue)>,
     ) -> Result<(Self, mpsc::UnboundedReceiver<Bytes>), TransportError> {
         let url: String = url.into();
-        let parsed = reqwest::Url::parse(&url).ok();
-        // A plain-http server (loopback: nothing else may be plain) needs no certificate
-        // authorities; loading the system's (on Debian about 150 files) would add ~3 ms to the
-        // start of every bridge. Redirects are not followed, so this client meets no other URL.
-        let plain = parsed.as_ref().is_some_and(|u| u.scheme() == "http");
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("mcp-companion/", env!("CARGO_PKG_VERSION")))
-            .tls_built_in_root_certs(!plain)
-            .build()
-            .map_err(|e| TransportError::Network {
-                url: String::new(),
-                reason: e.to_string(),
-            })?;
+        // Parsed as a URL first, as browsers and reqwest do: that normalises it (an empty path
+        // becomes `/`, an international host name its ASCII form).
+        let uri = url::Url::parse(&url)
+            .ok()
+            .and_then(|u| u.as_str().parse::<http::Uri>().ok());
+        let endpoint = match uri {
+            Some(uri) => {
+                let client =
+                    client::Client::new(&uri).map_err(|reason| TransportError::Network {
+                        url: url.clone(),
+                        reason,
+                    })?;
+                Some(Arc::new((uri, client)))
+            }
+            None => None,
+        };
         let (tx, rx) = mpsc::unbounded_channel();
         Ok((
             Self {
-                client,
-                parsed,
+                endpoint,
                 url,
                 shared: Arc::default(),
                 extra: Arc::new(extra_headers),
@@ -201,6 +214,7 @@ impl StreamableHttp {
                 events: None,
                 lost: None,
                 large: None,
+                in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_REQUESTS_IN_FLIGHT)),
                 closing: Arc::new(tokio::sync::watch::Sender::new(false)),
                 session_lost: None,
             },
@@ -324,6 +338,10 @@ impl StreamableHttp {
 
     fn headers(&self) -> Result<HeaderMap, TransportError> {
         let mut h = HeaderMap::new();
+        h.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("mcp-companion/", env!("CARGO_PKG_VERSION"))),
+        );
         for (k, v) in self.extra.iter() {
             h.insert(k.clone(), v.clone());
         }
@@ -351,18 +369,27 @@ impl StreamableHttp {
         Ok(h)
     }
 
-    /// The endpoint, parsed once.
-    fn target(&self) -> Result<reqwest::Url, TransportError> {
-        match &self.parsed {
-            Some(u) => Ok(u.clone()),
-            None => Err(TransportError::Network {
+    /// Sends one request to the endpoint; the response once its headers arrived.
+    async fn send(
+        &self,
+        method: Method,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<Response, TransportError> {
+        let Some((uri, client)) = self.endpoint.as_deref() else {
+            return Err(TransportError::Network {
                 url: self.url.clone(),
                 reason: "not a valid URL".to_owned(),
-            }),
-        }
+            });
+        };
+        let mut req = http::Request::new(body);
+        *req.method_mut() = method;
+        *req.uri_mut() = uri.clone();
+        *req.headers_mut() = headers;
+        client.send(req).await.map_err(|e| self.network(e.as_ref()))
     }
 
-    fn network(&self, e: &reqwest::Error) -> TransportError {
+    fn network(&self, e: &(dyn std::error::Error + 'static)) -> TransportError {
         TransportError::Network {
             url: self.url.clone(),
             reason: companion_auth::http::describe_failure(e),
@@ -395,17 +422,20 @@ impl StreamableHttp {
         body: Bytes,
         pending: HashSet<String>,
     ) -> Result<PostOutcome, TransportError> {
+        // Held until the responses were read (or the POST failed).
+        let permit = if pending.is_empty() {
+            None
+        } else {
+            Arc::clone(&self.in_flight).acquire_owned().await.ok()
+        };
         let had_session = self.session_id().is_some();
-        let resp = self
-            .client
-            .request(reqwest::Method::POST, self.target()?)
-            .headers(self.headers()?)
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json, text/event-stream")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| self.network(&e))?;
+        let mut headers = self.headers()?;
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream"),
+        );
+        let resp = self.send(Method::POST, headers, body).await?;
         let status = resp.status().as_u16();
         if let Some(id) = resp
             .headers()
@@ -425,10 +455,9 @@ impl StreamableHttp {
             404 if had_session => return Ok(PostOutcome::SessionExpired),
             404 | 405 => return Ok(PostOutcome::NotStreamableHttp(status)),
             s if !(200..300).contains(&s) => {
-                let text = resp.text().await.unwrap_or_default();
                 return Ok(PostOutcome::Failed {
                     status,
-                    body: text.chars().take(300).collect(),
+                    body: start_of_body(resp, 300).await,
                 });
             }
             _ => {}
@@ -440,7 +469,10 @@ impl StreamableHttp {
             .is_some_and(|c| c.starts_with("text/event-stream"));
         if is_sse {
             let this = self.clone();
-            tokio::spawn(async move { this.read_stream(resp, pending).await });
+            tokio::spawn(async move {
+                this.read_stream(resp, pending).await;
+                drop(permit);
+            });
         } else {
             self.read_json(resp, pending).await;
         }
@@ -448,10 +480,12 @@ impl StreamableHttp {
     }
 
     /// Reads a JSON answer and delivers it; reports the requests it did not answer.
-    async fn read_json(&self, mut resp: reqwest::Response, mut pending: HashSet<String>) {
+    async fn read_json(&self, resp: Response, mut pending: HashSet<String>) {
         let too_large = format!("the response exceeded {} bytes", self.max_message);
         if resp
-            .content_length()
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
             .is_some_and(|n| n > self.max_message as u64)
         {
             self.lose(pending, too_large);
@@ -463,10 +497,11 @@ impl StreamableHttp {
             (Some(tx), Some(id)) if pending.len() == 1 => Some((tx, id.clone())),
             _ => None,
         };
+        let mut body = resp.into_body();
         let mut pieces: Vec<Bytes> = Vec::new();
         let mut total = 0;
         loop {
-            let piece = match resp.chunk().await {
+            let piece = match client::next_chunk(&mut body).await {
                 Ok(Some(p)) => p,
                 Ok(None) => break,
                 Err(e) => {
@@ -474,7 +509,10 @@ impl StreamableHttp {
                     // response is gone.
                     self.lose(
                         pending,
-                        format!("the response body was cut off ({})", self.network(&e)),
+                        format!(
+                            "the response body was cut off ({})",
+                            self.network(e.as_ref())
+                        ),
                     );
                     return;
                 }
@@ -492,7 +530,7 @@ impl StreamableHttp {
                         id: id.clone(),
                         pieces: pieces_rx,
                     });
-                    self.forward_large(resp, pieces, total, pieces_tx, pending)
+                    self.forward_large(body, pieces, total, pieces_tx, pending)
                         .await;
                     return;
                 }
@@ -522,7 +560,7 @@ impl StreamableHttp {
     /// The rest of a [`LargeMessage`]: what came so far, then the body as it arrives.
     async fn forward_large(
         &self,
-        mut resp: reqwest::Response,
+        mut body: client::Body,
         first: Vec<Bytes>,
         mut total: usize,
         tx: mpsc::Sender<Bytes>,
@@ -534,7 +572,7 @@ impl StreamableHttp {
             }
         }
         loop {
-            match resp.chunk().await {
+            match client::next_chunk(&mut body).await {
                 Ok(Some(p)) => {
                     total += p.len();
                     if total > self.max_message {
@@ -555,7 +593,10 @@ impl StreamableHttp {
                     drop(tx);
                     self.lose(
                         pending,
-                        format!("the response body was cut off ({})", self.network(&e)),
+                        format!(
+                            "the response body was cut off ({})",
+                            self.network(e.as_ref())
+                        ),
                     );
                     return;
                 }
@@ -583,7 +624,7 @@ impl StreamableHttp {
         &self,
         session: Option<&str>,
         last_event_id: Option<&str>,
-    ) -> Result<reqwest::Response, TransportError> {
+    ) -> Result<Response, TransportError> {
         let mut headers = self.headers()?;
         headers.remove(SESSION_HEADER);
         if let Some(id) = session {
@@ -593,15 +634,15 @@ impl StreamableHttp {
                     .map_err(|_| TransportError::Header(SESSION_HEADER.to_owned()))?,
             );
         }
-        let mut req = self
-            .client
-            .request(reqwest::Method::GET, self.target()?)
-            .headers(headers)
-            .header(ACCEPT, "text/event-stream");
+        headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
         if let Some(id) = last_event_id {
-            req = req.header("last-event-id", id);
+            headers.insert(
+                "last-event-id",
+                HeaderValue::from_str(id)
+                    .map_err(|_| TransportError::Header("Last-Event-ID".to_owned()))?,
+            );
         }
-        req.send().await.map_err(|e| self.network(&e))
+        self.send(Method::GET, headers, Bytes::new()).await
     }
 
     /// Sends DELETE to end the session (and [`Self::close`]s). 404/405 and errors are ignored:
@@ -611,13 +652,10 @@ impl StreamableHttp {
         if self.session_id().is_none() {
             return;
         }
-        if let (Ok(h), Ok(url)) = (self.headers(), self.target()) {
+        if let Ok(h) = self.headers() {
             let _ = tokio::time::timeout(
                 Duration::from_secs(2),
-                self.client
-                    .request(reqwest::Method::DELETE, url)
-                    .headers(h)
-                    .send(),
+                self.send(Method::DELETE, h, Bytes::new()),
             )
             .await;
         }
@@ -627,7 +665,7 @@ impl StreamableHttp {
     /// it stops as soon as every pending response arrived.
     async fn pump(
         &self,
-        resp: reqwest::Response,
+        resp: Response,
         parser: &mut sse::Parser,
         pending: &mut HashSet<String>,
         retry: &mut Option<Duration>,
@@ -635,9 +673,8 @@ impl StreamableHttp {
     ) -> Pumped {
         let id_before = parser.last_id().map(str::to_owned);
         let mut events_seen = false;
-        let mut stream = resp.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let Ok(chunk) = chunk else { break };
+        let mut body = resp.into_body();
+        while let Ok(Some(chunk)) = client::next_chunk(&mut body).await {
             let Ok(events) = parser.feed(&chunk) else {
                 return Pumped::TooLarge;
             };
@@ -668,7 +705,7 @@ impl StreamableHttp {
     }
 
     /// Reads a POST's SSE stream, delivering messages; resumes it when it ends early.
-    async fn read_stream(&self, mut resp: reqwest::Response, mut pending: HashSet<String>) {
+    async fn read_stream(&self, mut resp: Response, mut pending: HashSet<String>) {
         let mut parser = sse::Parser::new(self.max_message);
         let mut retry: Option<Duration> = None;
         let mut resumes = 0;
@@ -741,11 +778,7 @@ impl StreamableHttp {
     /// Reads the standalone GET stream of `session` for as long as the session lasts: when it
     /// ends it is resumed (with the last event id) or re-opened (without one), see the module
     /// docs for when and when not.
-    async fn read_standalone(
-        &self,
-        mut resp: reqwest::Response,
-        key: Option<(u64, Option<String>)>,
-    ) {
+    async fn read_standalone(&self, mut resp: Response, key: Option<(u64, Option<String>)>) {
         let session = key.as_ref().and_then(|(_, id)| id.clone());
         let mut parser = sse::Parser::new(self.max_message);
         let mut retry: Option<Duration> = None;
@@ -856,6 +889,26 @@ impl StreamableHttp {
             }
         }
     }
+}
+
+/// A response from the endpoint.
+type Response = http::Response<client::Body>;
+
+/// The start of a (failure's) body, at most `chars` characters of it, for an error message.
+async fn start_of_body(resp: Response, chars: usize) -> String {
+    let mut body = resp.into_body();
+    let mut start = Vec::new();
+    // Four bytes at most per character.
+    while start.len() < chars * 4 {
+        match client::next_chunk(&mut body).await {
+            Ok(Some(piece)) => start.extend_from_slice(&piece),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&start)
+        .chars()
+        .take(chars)
+        .collect()
 }
 
 /// How long to wait before re-opening the standalone stream after `failures` attempts in a

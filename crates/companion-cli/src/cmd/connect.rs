@@ -16,11 +16,18 @@ use super::Env;
 use crate::args::{ConnectArgs, TransportArg};
 use crate::output::Failure;
 
-/// The headers of a server with static credentials, read from the keychain. The values are
-/// marked sensitive so they never appear in logs.
+/// A server's static credentials.
+struct StaticCredentials {
+    /// The headers, marked sensitive so they never appear in logs.
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// When the bearer token expires, if it is a JWT (Unix seconds).
+    expires: Option<u64>,
+}
+
+/// The static credentials of a server, read from the keychain.
 fn static_headers(
     server: &companion_core::config::ServerConfig,
-) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
+) -> Result<StaticCredentials, String> {
     use companion_store::keychain::{accounts, OsKeychain, SecretStore};
     let keychain = SecretStore::new(OsKeychain::for_user());
     let name = server.name.as_str();
@@ -48,11 +55,15 @@ fn static_headers(
         _ => Vec::new(),
     };
     let mut out = Vec::new();
+    let mut expires = None;
     for (header, account, prefix, option) in wanted {
         let value = keychain
             .get(&account)
             .map_err(|e| format!("{name}: {e}"))?
             .ok_or_else(|| format!("{name}: no value for {header} in the keychain; store it with `mcp-companion secret set {name} {option}`"))?;
+        if matches!(server.auth, AuthConfig::Bearer { .. }) {
+            expires = companion_core::oauth::token::jwt_expiry(value.expose());
+        }
         let mut v =
             HeaderValue::from_str(&format!("{prefix}{}", value.expose())).map_err(|_| {
                 format!("{name}: the stored {header} value is not a valid header value")
@@ -62,7 +73,10 @@ fn static_headers(
             .map_err(|_| format!("{name}: {header} is not a valid header name"))?;
         out.push((n, v));
     }
-    Ok(out)
+    Ok(StaticCredentials {
+        headers: out,
+        expires,
+    })
 }
 
 pub(crate) fn run(env: &Env, a: &ConnectArgs) -> Result<(), Failure> {
@@ -97,7 +111,15 @@ pub(crate) fn run(env: &Env, a: &ConnectArgs) -> Result<(), Failure> {
             }
             | AuthConfig::Headers { .. } => {
                 match static_headers(server) {
-                    Ok(h) => opts.headers.extend(h),
+                    Ok(StaticCredentials { headers, expires }) => {
+                        opts.headers.extend(headers);
+                        // Checked before each request, not only now: a bridge runs for days.
+                        opts.refuse_from = expires.map(|exp| {
+                            let advice =
+                                companion_core::oauth::token::expired_bearer(server.name.as_str());
+                            (exp, format!("{}: {advice}", server.name))
+                        });
+                    }
                     Err(why) => opts.refuse = Some(why),
                 }
                 let option = match &server.auth {

@@ -240,6 +240,14 @@ pub fn jwt_expiry(token: &str) -> Option<u64> {
     v.get("exp")?.as_u64()
 }
 
+/// What to tell the user once the stored bearer token of `server` has expired (`status` and
+/// every request through the bridge say the same).
+pub fn expired_bearer(server: &str) -> String {
+    format!(
+        "the stored bearer token has expired; store a new one with `mcp-companion secret set {server} --bearer`"
+    )
+}
+
 /// When a token expires, from when it was obtained. Seconds since the Unix epoch, from the
 /// caller's clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -95,7 +95,7 @@ impl LegacySse {
             url: url.to_owned(),
             reason: e.to_string(),
         })?;
-        let client = reqwest::Client::builder()
+        let client = companion_auth::tls::reqwest_builder(url.scheme() != "http")
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("mcp-companion/", env!("CARGO_PKG_VERSION")))
