@@ -199,9 +199,13 @@ pub fn get_json(url: &str) -> serde_json::Value {
 
 /// The processes running `program` in one test's private home (found by its keychain
 /// namespace, `MCP_COMPANION_KEYCHAIN_NAMESPACE`, which no other test shares).
+///
+/// A child the program is starting (`xdg-mime`, the window, the tray) shows the program's own
+/// path and environment between its fork and its exec, so a process whose parent is also
+/// listed is left out: it is that moment of a spawn, not a second instance.
 pub fn pids_of(program: &Path, namespace: &str) -> Vec<u32> {
     let marker = format!("MCP_COMPANION_KEYCHAIN_NAMESPACE={namespace}");
-    let mut out = Vec::new();
+    let mut found = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
             continue;
@@ -209,10 +213,25 @@ pub fn pids_of(program: &Path, namespace: &str) -> Vec<u32> {
         let exe = std::fs::read_link(e.path().join("exe")).unwrap_or_default();
         let environ = std::fs::read(e.path().join("environ")).unwrap_or_default();
         if exe == program && environ.split(|b| *b == 0).any(|v| v == marker.as_bytes()) {
-            out.push(pid);
+            found.push((pid, parent_of(pid)));
         }
     }
-    out
+    found
+        .iter()
+        .filter(|(_, parent)| !found.iter().any(|(p, _)| Some(*p) == *parent))
+        .map(|(pid, _)| *pid)
+        .collect()
+}
+
+/// The parent of process `pid` (field 4 of `/proc/PID/stat`, after the parenthesised name).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')')
+        .next()?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// Whether process `pid` still runs. A zombie counts as gone: a process this test did not
