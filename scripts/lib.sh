@@ -29,6 +29,7 @@ TEST_PACKAGES=(
   desktop-file-utils libglib2.0-bin python3 python3-dbus python3-gi python3-venv
   chromium  # the "system browser" of the window test, headless
   dunst     # a real notification daemon for the notification test
+  xclip     # reads the clipboard back in the "Copy client config" test
 )
 
 ensure_apt() {

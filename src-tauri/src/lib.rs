@@ -131,13 +131,12 @@ pub(crate) fn copy_text(app: &AppHandle, text: &str) -> Result<(), ApiError> {
 /// window to re-read the list after every broker event, and every 30 s so expiry countdowns
 /// stay current.
 async fn follow_broker(app: AppHandle, tray: std::path::PathBuf) {
-    let start = StartCommand {
-        program: tray,
-        args: Vec::new(),
-        log: companion_store::Paths::for_user()
+    let start = StartCommand::tray(
+        tray,
+        companion_store::Paths::for_user()
             .map(|p| p.log_dir().join("broker.log"))
             .unwrap_or_else(|_| std::env::temp_dir().join("mcp-companion-broker.log")),
-    };
+    );
     let mut started = false;
     let mut warned = false;
     loop {

@@ -301,7 +301,10 @@ fn tray_menu_lists_servers_with_their_state_and_quits() {
     );
     let login = std::fs::read_to_string(h.join(".config/autostart/MCP Companion.desktop")).unwrap();
     assert!(
-        login.contains(&format!("Exec={} ", binary("mcp-companion-tray").display())),
+        login.contains(&format!(
+            "Exec={} --background\n",
+            binary("mcp-companion-tray").display()
+        )),
         "{login}"
     );
     sni(&["click", &pid, "Quit"]);
@@ -587,6 +590,124 @@ fn a_second_tray_launch_opens_the_window_and_exits() {
     assert_eq!(app.wait_launches(4)[3], "");
     sni(&["click", &pid, "Quit"]);
     app.wait_exit();
+}
+
+/// "Copy client config" puts the server's entry for an MCP client's config file on the
+/// clipboard (`mcp-companion connect NAME`, the CLI beside the tray), read back the way another
+/// program pastes it: as the X clipboard's text.
+#[test]
+fn copy_client_config_puts_the_entry_on_the_clipboard() {
+    if !desktop() || !desktop_available("xclip", Path::new("/usr/bin/xclip").exists()) {
+        return;
+    }
+    let mut app = App::new(
+        "version = 1\n\n[servers.local]\nurl = \"http://127.0.0.1:9/mcp\"\nauth.mode = \"none\"\n",
+    );
+    let pid = app.start();
+    wait_menu(&pid, "the broker's state", |l| {
+        l.iter().any(|x| x == "No sign-in needed")
+    });
+    sni(&["click", &pid, "Copy client config"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let pasted: Value = loop {
+        let out = Command::new("xclip")
+            .args(["-out", "-selection", "clipboard"])
+            .output()
+            .unwrap();
+        if let Ok(v) = serde_json::from_slice(&out.stdout) {
+            break v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the clipboard holds no JSON: {:?} {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        pasted,
+        serde_json::json!({"mcpServers": {"local": {
+            "command": binary("mcp-companion").display().to_string(),
+            "args": ["connect", "local"],
+        }}})
+    );
+    sni(&["click", &pid, "Quit"]);
+    app.wait_exit();
+}
+
+/// Bridges and CLI commands that find no broker start the tray in the background. Several at
+/// once (a client launching its MCP servers at login) make one tray, and no window: the trays
+/// that lose the race for the single-instance lock exit quietly instead of showing the window.
+#[test]
+fn several_starts_at_once_make_one_tray_and_no_window() {
+    if !desktop() {
+        return;
+    }
+    let app = App::new(
+        "version = 1\n\n[servers.local]\nurl = \"http://127.0.0.1:9/mcp\"\nauth.mode = \"none\"\n",
+    )
+    .fake_window();
+    // The CLI starts the tray beside itself, which starts the stand-in window beside itself.
+    let cli = app.program.with_file_name("mcp-companion");
+    if std::fs::hard_link(binary("mcp-companion"), &cli).is_err() {
+        std::fs::copy(binary("mcp-companion"), &cli).unwrap();
+    }
+    struct Reap(PathBuf, String);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            for p in pids_of(&self.0, &self.1) {
+                let _ = Command::new("kill").arg(p.to_string()).status();
+            }
+        }
+    }
+    let _reap = Reap(app.program.clone(), app.namespace.clone());
+    let starts: Vec<Child> = (0..4)
+        .map(|_| {
+            let mut c = Command::new(&cli);
+            app.env(&mut c);
+            c.arg("status")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for s in starts {
+        let out = s.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "mcp-companion status: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("no sign-in needed"),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    // The trays that lost exit at once; give one that would open the window time to.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut trays = pids_of(&app.program, &app.namespace);
+    while trays.len() > 1 {
+        assert!(Instant::now() < deadline, "trays left running: {trays:?}");
+        std::thread::sleep(Duration::from_millis(100));
+        trays = pids_of(&app.program, &app.namespace);
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(trays.len(), 1, "one tray for the four starts: {trays:?}");
+    assert_eq!(app.launches(), Vec::<String>::new(), "no window was opened");
+    let pid = trays[0].to_string();
+    wait_menu(&pid, "the broker's state", |l| {
+        l.iter().any(|x| x == "No sign-in needed")
+    });
+    sni(&["click", &pid, "Quit"]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while running(trays[0]) {
+        assert!(Instant::now() < deadline, "Quit did not end the tray");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// The window started with no broker running starts the tray (detached, in a process group of

@@ -9,7 +9,7 @@
 //! session, as it does at login. The window would start it by itself when no broker runs, but
 //! detached in a process group of its own, which would outlive the test; started here, it is in
 //! the session's process group and ends with it. Screenshots of the list, the wizard
-//! and the details go to `docs/screenshots/` for the README.
+//! and the details are saved (see `screenshots`); the README's come from here.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -204,8 +204,13 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Where the screenshots go: the directory `MCP_COMPANION_SCREENSHOTS` names (the README's are
+/// refreshed with `MCP_COMPANION_SCREENSHOTS=$PWD/docs/screenshots ./scripts/test`), otherwise
+/// the build's scratch space, so that a test run leaves the working tree alone.
 fn screenshots() -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    let d = std::env::var_os("MCP_COMPANION_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots"));
     std::fs::create_dir_all(&d).unwrap();
     d
 }

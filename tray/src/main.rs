@@ -17,6 +17,7 @@ mod run;
 
 #[cfg(all(unix, not(target_os = "macos")))]
 fn main() {
+    use companion_api::desktop::{TrayArgs, TRAY_HELP};
     // GDK on X11 opens an OpenGL context at start only to choose visuals, which loads the
     // system's GL driver into the tray process (with Mesa's software renderer, LLVM: about
     // 50 MB resident). The tray draws no GL, so GDK's GL is switched off, unless the user set
@@ -24,7 +25,18 @@ fn main() {
     if std::env::var_os("GDK_GL").is_none() {
         std::env::set_var("GDK_GL", "disable");
     }
-    std::process::exit(match run::run() {
+    let background = match TrayArgs::parse(std::env::args_os().skip(1)) {
+        Ok(TrayArgs::Help) => {
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), TRAY_HELP.as_bytes());
+            return;
+        }
+        Ok(TrayArgs::Run { background }) => background,
+        Err(e) => {
+            eprintln!("mcp-companion-tray: {e}\n\n{TRAY_HELP}");
+            std::process::exit(2);
+        }
+    };
+    std::process::exit(match run::run(background) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("mcp-companion-tray: {e}");

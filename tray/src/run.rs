@@ -88,17 +88,22 @@ fn single_instance(ep: &Endpoint) -> Result<Option<File>, String> {
     }
 }
 
-/// Runs the tray until Quit.
-pub(crate) fn run() -> Result<(), String> {
+/// Runs the tray until Quit. `background`: a start that wants the broker, not the window (see
+/// [`companion_broker::TRAY_BACKGROUND_ARG`]).
+pub(crate) fn run(background: bool) -> Result<(), String> {
     let exe =
         std::env::current_exe().map_err(|e| format!("cannot find this program's path: {e}"))?;
     let app = desktop::beside(&exe, APP_PROGRAM);
     let endpoint = Endpoint::for_user();
     // Kept open until the process ends: the lock is released with it.
     let Some(_lock) = single_instance(&endpoint)? else {
-        // A second launch (the menu entry of a desktop, a login item plus a manual start):
-        // the person wants MCP Companion, so show its window, and leave the running tray be.
-        open_window_detached(&app);
+        // A second launch. In the background (a bridge, the window or the login item wanted a
+        // broker, and the running tray's is there or about to be): nothing to do. Otherwise a
+        // person started it (a desktop's menu entry, a terminal) and wants MCP Companion, so
+        // show its window, and leave the running tray be.
+        if !background {
+            open_window_detached(&app);
+        }
         return Ok(());
     };
     let api = Api::for_user(Api::cli_beside(&exe)).map_err(|e| e.to_string())?;

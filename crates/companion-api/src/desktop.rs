@@ -87,8 +87,53 @@ pub fn route_from_args<S: AsRef<str>>(args: &[S]) -> Route {
     }
 }
 
-/// Makes the login item start `tray` (or removes it). Enabling always rewrites the entry, so
-/// one left by an older layout (the single-process app) now starts the tray.
+/// `mcp-companion-tray --help`.
+pub const TRAY_HELP: &str = "\
+MCP Companion's tray: the tray icon and its menu, sign-in notifications, and the credential
+broker that bridges (`mcp-companion connect`) get their tokens from. One runs per user.
+
+Usage: mcp-companion-tray [--background]
+
+Started again while a tray runs, it opens the MCP Companion window and exits.
+
+Options:
+      --background  Start the tray if none runs, and nothing else: with a tray already
+                    running (or starting), exit at once without opening the window. The
+                    login item, bridges and the window start the tray this way.
+  -h, --help        Print this help
+";
+
+/// The tray's command line.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TrayArgs {
+    /// Run the tray; `background`: [`companion_broker::TRAY_BACKGROUND_ARG`] was given.
+    Run {
+        /// A start that wants the broker, not the window.
+        background: bool,
+    },
+    /// Print [`TRAY_HELP`].
+    Help,
+}
+
+impl TrayArgs {
+    /// Parses the arguments after the program's name.
+    pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Self, String> {
+        let mut background = false;
+        for a in args {
+            match a.to_str() {
+                Some("-h" | "--help") => return Ok(Self::Help),
+                Some(companion_broker::TRAY_BACKGROUND_ARG) => background = true,
+                _ => return Err(format!("unknown argument {}", a.to_string_lossy())),
+            }
+        }
+        Ok(Self::Run { background })
+    }
+}
+
+/// Makes the login item start `tray` in the background (or removes it): at login, a tray that
+/// a bridge started first is left alone, with no window opened. Enabling always rewrites the
+/// entry, so one left by an older layout (the single-process app, or a tray without
+/// `--background`) is brought up to date.
 pub fn set_start_at_login(enabled: bool, tray: &Path) -> Result<(), ApiError> {
     let what = |e: auto_launch::Error| {
         ApiError::failed(format!(
@@ -98,7 +143,7 @@ pub fn set_start_at_login(enabled: bool, tray: &Path) -> Result<(), ApiError> {
     let launcher = auto_launch::AutoLaunchBuilder::new()
         .set_app_name(LOGIN_ITEM)
         .set_app_path(&tray.display().to_string())
-        .set_args(&[] as &[&str])
+        .set_args(&[companion_broker::TRAY_BACKGROUND_ARG])
         .build()
         .map_err(what)?;
     if enabled {
@@ -260,6 +305,23 @@ mod tests {
             r(&["app", "--sync", "--route", "details", "--name", "x"]),
             Route::Details { name: "x".into() }
         );
+    }
+
+    #[test]
+    fn the_tray_takes_background_and_help_and_refuses_the_rest() {
+        let parse = |a: &[&str]| TrayArgs::parse(a.iter().map(std::ffi::OsString::from));
+        assert_eq!(parse(&[]), Ok(TrayArgs::Run { background: false }));
+        assert_eq!(
+            parse(&["--background"]),
+            Ok(TrayArgs::Run { background: true })
+        );
+        assert_eq!(parse(&["--background", "-h"]), Ok(TrayArgs::Help));
+        assert_eq!(parse(&["--help"]), Ok(TrayArgs::Help));
+        assert_eq!(
+            parse(&["--backgrund"]),
+            Err("unknown argument --backgrund".to_owned())
+        );
+        assert!(TRAY_HELP.contains(companion_broker::TRAY_BACKGROUND_ARG));
     }
 
     #[test]

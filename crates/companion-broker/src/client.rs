@@ -35,6 +35,12 @@ pub struct Token {
     pub generation: u64,
 }
 
+/// The tray's argument for a start that wants the broker, not the window: a tray started this
+/// way while another tray runs (or is still starting, its broker not yet bound) exits quietly.
+/// Bridges, the CLI, the window and the login item start the tray with it; without it, a second
+/// launch is a person asking for MCP Companion, and opens the window.
+pub const TRAY_BACKGROUND_ARG: &str = "--background";
+
 /// How to start a broker when none runs.
 #[derive(Debug, Clone)]
 pub struct StartCommand {
@@ -44,6 +50,17 @@ pub struct StartCommand {
     pub args: Vec<String>,
     /// Where its stderr goes.
     pub log: PathBuf,
+}
+
+impl StartCommand {
+    /// Starts the tray `program` (which embeds the broker) in the background.
+    pub fn tray(program: PathBuf, log: PathBuf) -> Self {
+        Self {
+            program,
+            args: vec![TRAY_BACKGROUND_ARG.to_owned()],
+            log,
+        }
+    }
 }
 
 fn transport_error(e: impl std::fmt::Display) -> BrokerError {

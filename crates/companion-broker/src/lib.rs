@@ -14,7 +14,7 @@ pub mod protocol;
 pub mod server;
 pub mod vault;
 
-pub use client::{BrokerClient, StartCommand, Token};
+pub use client::{BrokerClient, StartCommand, Token, TRAY_BACKGROUND_ARG};
 pub use endpoint::{Endpoint, EndpointError};
 pub use protocol::{BrokerError, ErrorKind, Event, Op, RecentEvent, Reply, ServerStatus, State};
 pub use server::{serve_for_user, Broker, BrokerOptions};

@@ -58,11 +58,7 @@ pub(crate) fn start_command(env: &Env) -> Result<StartCommand, Failure> {
         std::env::consts::EXE_SUFFIX
     ));
     let start = if desktop && tray.exists() {
-        StartCommand {
-            program: tray,
-            args: Vec::new(),
-            log,
-        }
+        StartCommand::tray(tray, log)
     } else {
         StartCommand {
             program,
