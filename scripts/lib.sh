@@ -30,6 +30,7 @@ TEST_PACKAGES=(
   chromium  # the "system browser" of the window test, headless
   dunst     # a real notification daemon for the notification test
   xclip     # reads the clipboard back in the "Copy client config" test
+  tinyproxy-bin  # a real forward proxy: the bridge's https through a CONNECT tunnel
 )
 
 ensure_apt() {

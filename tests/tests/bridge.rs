@@ -887,6 +887,98 @@ fn an_unreachable_server_answers_every_request() {
     assert!(took < Duration::from_secs(1), "{took:?}");
 }
 
+/// A proxy in the environment carries https too, as at most workplaces: through a CONNECT
+/// tunnel of tinyproxy, a real forward proxy, to an https server whose CA is trusted through
+/// `SSL_CERT_FILE`.
+#[test]
+fn https_goes_through_the_proxys_connect_tunnel() {
+    let tinyproxy = std::path::Path::new("/usr/bin/tinyproxy");
+    if !desktop_available("tinyproxy (Debian's tinyproxy-bin)", tinyproxy.exists()) {
+        return;
+    }
+    let up = Upstream::start_tls(|r| {
+        if r.method != "POST" {
+            return Reply::status(if r.method == "DELETE" { 200 } else { 405 });
+        }
+        match method_of(&r.body).as_str() {
+            "initialize" => initialize_reply(r, "tunnelled", "1"),
+            "tools/list" => result_reply(r, r#"{"tools":[]}"#),
+            _ => Reply::status(202),
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    // tinyproxy takes no port 0: a free one, chosen just before it starts.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let conf = dir.path().join("tinyproxy.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "Port {port}\nListen 127.0.0.1\nAllow 127.0.0.1\nLogLevel Connect\nMaxClients 20\n"
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("tinyproxy.log");
+    struct Kill(Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _proxy = Kill(
+        Command::new(tinyproxy)
+            .arg("-d")
+            .arg("-c")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.path().join("err")).unwrap(),
+            ))
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "tinyproxy did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let proxy = format!("http://127.0.0.1:{port}");
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/tls/ca.pem");
+    let mut b = Bridge::start_with(
+        &[&up.url],
+        &[
+            ("SSL_CERT_FILE", ca),
+            ("HTTPS_PROXY", proxy.as_str()),
+            ("https_proxy", proxy.as_str()),
+            ("NO_PROXY", ""),
+            ("no_proxy", ""),
+        ],
+    );
+    let init = b.initialize();
+    assert_eq!(init["result"]["serverInfo"]["name"], "tunnelled", "{init}");
+    b.send(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
+    let r = b.recv();
+    assert_eq!(r["result"]["tools"], json!([]), "{r}");
+    let (status, _) = b.close(Duration::from_secs(2));
+    assert!(status.success(), "{status}");
+    assert!(up.posts().len() >= 3, "{:?}", up.posts().len());
+    let target = up
+        .url
+        .trim_start_matches("https://")
+        .trim_end_matches("/mcp");
+    let logged = std::fs::read_to_string(&log).unwrap()
+        + &std::fs::read_to_string(dir.path().join("err")).unwrap();
+    assert!(
+        logged.contains(&format!("CONNECT {target} HTTP/1.1")),
+        "tinyproxy saw no tunnel to {target}:\n{logged}"
+    );
+}
+
 #[test]
 fn a_proxy_from_the_environment_carries_the_requests() {
     // The proxy is the upstream itself, answering requests in absolute form. The server's own

@@ -248,6 +248,40 @@ fn wait_menu(pid: &str, what: &str, pred: impl Fn(&[String]) -> bool) -> Vec<Str
     }
 }
 
+/// A config with one server that needs no sign-in.
+const LOCAL: &str =
+    "version = 1\n\n[servers.local]\nurl = \"http://127.0.0.1:9/mcp\"\nauth.mode = \"none\"\n";
+
+/// Waits until the tray's menu shows [`LOCAL`]'s server with its state from the broker.
+fn wait_ready(pid: &str) {
+    wait_menu(pid, "the broker's state", |l| {
+        l.iter().any(|x| x == "No sign-in needed")
+    });
+}
+
+/// Kills, when dropped, the processes running `.0` in namespace `.1`: a tray that a test's
+/// program started detached does not outlive the test, whatever happens.
+struct Reap(PathBuf, String);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        for p in pids_of(&self.0, &self.1) {
+            let _ = Command::new("kill").arg(p.to_string()).status();
+        }
+    }
+}
+
+/// Clicks Quit in a tray this test did not start, and waits until it has exited: not our
+/// child, so whoever adopted it reaps it (a zombie counts as gone).
+fn quit_detached(pid: u32) {
+    sni(&["click", &pid.to_string(), "Quit"]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while running(pid) {
+        assert!(Instant::now() < deadline, "Quit did not end the tray");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn tray_menu_lists_servers_with_their_state_and_quits() {
     if !desktop() {
@@ -528,13 +562,9 @@ fn the_tray_process_maps_no_webkit() {
     if !desktop() {
         return;
     }
-    let mut app = App::new(
-        "version = 1\n\n[servers.local]\nurl = \"http://127.0.0.1:9/mcp\"\nauth.mode = \"none\"\n",
-    );
+    let mut app = App::new(LOCAL);
     let pid = app.start();
-    wait_menu(&pid, "the broker's state", |l| {
-        l.iter().any(|x| x == "No sign-in needed")
-    });
+    wait_ready(&pid);
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
     assert!(maps.contains("libgtk-3"), "the tray runs on GTK 3");
     for lib in ["libwebkit2gtk", "libjavascriptcoregtk", "libflite"] {
@@ -553,14 +583,9 @@ fn a_second_tray_launch_opens_the_window_and_exits() {
     if !desktop() {
         return;
     }
-    let mut app = App::new(
-        "version = 1\n\n[servers.local]\nurl = \"http://127.0.0.1:9/mcp\"\nauth.mode = \"none\"\n",
-    )
-    .fake_window();
+    let mut app = App::new(LOCAL).fake_window();
     let pid = app.start();
-    wait_menu(&pid, "the broker's state", |l| {
-        l.iter().any(|x| x == "No sign-in needed")
-    });
+    wait_ready(&pid);
     assert!(
         app.launches().is_empty(),
         "the tray opened a window by itself"
@@ -600,13 +625,9 @@ fn copy_client_config_puts_the_entry_on_the_clipboard() {
     if !desktop() || !desktop_available("xclip", Path::new("/usr/bin/xclip").exists()) {
         return;
     }
-    let mut app = App::new(
-        "version = 1\n\n[servers.local]\nurl = \"http://127.0.0.1:9/mcp\"\nauth.mode = \"none\"\n",
-    );
+    let mut app = App::new(LOCAL);
     let pid = app.start();
-    wait_menu(&pid, "the broker's state", |l| {
-        l.iter().any(|x| x == "No sign-in needed")
-    });
+    wait_ready(&pid);
     sni(&["click", &pid, "Copy client config"]);
     let deadline = Instant::now() + Duration::from_secs(10);
     let pasted: Value = loop {
@@ -644,22 +665,11 @@ fn several_starts_at_once_make_one_tray_and_no_window() {
     if !desktop() {
         return;
     }
-    let app = App::new(
-        "version = 1\n\n[servers.local]\nurl = \"http://127.0.0.1:9/mcp\"\nauth.mode = \"none\"\n",
-    )
-    .fake_window();
+    let app = App::new(LOCAL).fake_window();
     // The CLI starts the tray beside itself, which starts the stand-in window beside itself.
     let cli = app.program.with_file_name("mcp-companion");
     if std::fs::hard_link(binary("mcp-companion"), &cli).is_err() {
         std::fs::copy(binary("mcp-companion"), &cli).unwrap();
-    }
-    struct Reap(PathBuf, String);
-    impl Drop for Reap {
-        fn drop(&mut self) {
-            for p in pids_of(&self.0, &self.1) {
-                let _ = Command::new("kill").arg(p.to_string()).status();
-            }
-        }
     }
     let _reap = Reap(app.program.clone(), app.namespace.clone());
     let starts: Vec<Child> = (0..4)
@@ -699,15 +709,8 @@ fn several_starts_at_once_make_one_tray_and_no_window() {
     assert_eq!(trays.len(), 1, "one tray for the four starts: {trays:?}");
     assert_eq!(app.launches(), Vec::<String>::new(), "no window was opened");
     let pid = trays[0].to_string();
-    wait_menu(&pid, "the broker's state", |l| {
-        l.iter().any(|x| x == "No sign-in needed")
-    });
-    sni(&["click", &pid, "Quit"]);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while running(trays[0]) {
-        assert!(Instant::now() < deadline, "Quit did not end the tray");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_ready(&pid);
+    quit_detached(trays[0]);
 }
 
 /// The window started with no broker running starts the tray (detached, in a process group of
@@ -720,21 +723,10 @@ fn the_window_starts_the_tray_when_no_broker_runs() {
     let _turn = ONE_APP_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut app = App::new(
-        "version = 1\n\n[servers.local]\nurl = \"http://127.0.0.1:9/mcp\"\nauth.mode = \"none\"\n",
-    );
+    let mut app = App::new(LOCAL);
     app.program = binary("mcp-companion-app");
     app.start();
     let tray = binary("mcp-companion-tray");
-    // Whatever happens below, the detached tray does not outlive the test.
-    struct Reap(PathBuf, String);
-    impl Drop for Reap {
-        fn drop(&mut self) {
-            for p in pids_of(&self.0, &self.1) {
-                let _ = Command::new("kill").arg(p.to_string()).status();
-            }
-        }
-    }
     let _reap = Reap(tray.clone(), app.namespace.clone());
     let deadline = Instant::now() + Duration::from_secs(20);
     while !app.socket().exists() {
@@ -744,20 +736,12 @@ fn the_window_starts_the_tray_when_no_broker_runs() {
     let trays = pids_of(&tray, &app.namespace);
     assert_eq!(trays.len(), 1, "one tray, started by the window: {trays:?}");
     let pid = trays[0].to_string();
-    wait_menu(&pid, "the broker's state", |l| {
-        l.iter().any(|x| x == "No sign-in needed")
-    });
+    wait_ready(&pid);
     // The window goes; the tray stays until Quit.
     if let Some(mut w) = app.child.take() {
         let _ = w.kill();
         let _ = w.wait();
     }
     labels(&pid);
-    sni(&["click", &pid, "Quit"]);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    // Not our child: once it exits, whoever adopted it reaps it (a zombie counts as gone).
-    while running(trays[0]) {
-        assert!(Instant::now() < deadline, "Quit did not end the tray");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    quit_detached(trays[0]);
 }
