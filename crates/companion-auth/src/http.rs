@@ -39,6 +39,9 @@ pub struct Response {
     pub url: String,
 }
 
+/// The `User-Agent` of every request the companion sends.
+pub const USER_AGENT: &str = concat!("mcp-companion/", env!("CARGO_PKG_VERSION"));
+
 /// The OAuth engine's HTTP client.
 #[derive(Debug, Clone)]
 pub struct Http {
@@ -53,7 +56,7 @@ impl Http {
             .redirect(Policy::none())
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("mcp-companion/", env!("CARGO_PKG_VERSION")))
+            .user_agent(USER_AGENT)
             .build()
             .map_err(|e| AuthError::Config(format!("cannot set up HTTPS: {e}")))?;
         Ok(Self { client, timeline })

@@ -24,8 +24,8 @@ fn roots() -> Arc<rustls::RootCertStore> {
     }))
 }
 
-/// A rustls configuration trusting the roots above, or none at all without `roots` (for a
-/// client that only ever meets plain-http loopback URLs). ALPN is left empty.
+/// A rustls configuration trusting the roots above, or none at all without `roots_wanted`
+/// (for a client that only ever meets plain-http loopback URLs). ALPN is left empty.
 pub fn client_config(roots_wanted: bool) -> Result<rustls::ClientConfig, String> {
     let store = if roots_wanted {
         roots()

@@ -324,6 +324,15 @@ impl StreamableHttp {
         }
     }
 
+    /// Reports `pending` as lost because the body of their response failed with `e` midway.
+    fn lose_cut_off(&self, pending: HashSet<String>, e: &client::BoxError) {
+        let reason = format!(
+            "the response body was cut off ({})",
+            self.network(e.as_ref())
+        );
+        self.lose(pending, reason);
+    }
+
     fn lose(&self, pending: HashSet<String>, reason: impl Into<String>) {
         if pending.is_empty() {
             return;
@@ -340,7 +349,7 @@ impl StreamableHttp {
         let mut h = HeaderMap::new();
         h.insert(
             USER_AGENT,
-            HeaderValue::from_static(concat!("mcp-companion/", env!("CARGO_PKG_VERSION"))),
+            HeaderValue::from_static(companion_auth::http::USER_AGENT),
         );
         for (k, v) in self.extra.iter() {
             h.insert(k.clone(), v.clone());
@@ -507,13 +516,7 @@ impl StreamableHttp {
                 Err(e) => {
                     // The headers came, the body did not: the request may have run, but its
                     // response is gone.
-                    self.lose(
-                        pending,
-                        format!(
-                            "the response body was cut off ({})",
-                            self.network(e.as_ref())
-                        ),
-                    );
+                    self.lose_cut_off(pending, &e);
                     return;
                 }
             };
@@ -591,13 +594,7 @@ impl StreamableHttp {
                 Err(e) => {
                     // The line ends where the body did; the request gets an error after it.
                     drop(tx);
-                    self.lose(
-                        pending,
-                        format!(
-                            "the response body was cut off ({})",
-                            self.network(e.as_ref())
-                        ),
-                    );
+                    self.lose_cut_off(pending, &e);
                     return;
                 }
             }

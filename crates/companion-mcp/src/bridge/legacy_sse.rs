@@ -98,7 +98,7 @@ impl LegacySse {
         let client = companion_auth::tls::reqwest_builder(url.scheme() != "http")
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("mcp-companion/", env!("CARGO_PKG_VERSION")))
+            .user_agent(companion_auth::http::USER_AGENT)
             .build()
             .map_err(|e| TransportError::Network {
                 url: url.to_string(),

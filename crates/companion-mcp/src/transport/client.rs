@@ -9,9 +9,10 @@
 //! sequential `tools/call` p50 from 1.54–1.76× to 1.33–1.47× the direct-HTTP floor.
 //!
 //! So an endpoint reached directly (the usual case) goes through hyper-util's client over
-//! rustls, set up as for every other connection ([`companion_auth::tls`]). An endpoint that a proxy set in the environment applies to (`HTTPS_PROXY`,
-//! `HTTP_PROXY`, `ALL_PROXY`, minus `NO_PROXY`) keeps going through reqwest, which knows how
-//! to speak to proxies.
+//! rustls, set up as for every other connection ([`companion_auth::tls`]). An endpoint that a
+//! proxy set in the environment applies to (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, minus
+//! `NO_PROXY`) keeps going through reqwest, which knows how to speak to proxies (CONNECT
+//! tunnels for https).
 
 use std::time::Duration;
 
