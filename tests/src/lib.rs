@@ -234,6 +234,16 @@ fn parent_of(pid: u32) -> Option<u32> {
         .ok()
 }
 
+/// A loopback port that was free a moment ago (for a peer that cannot be told to pick one, or
+/// for an address where nothing listens).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Whether process `pid` still runs. A zombie counts as gone: a process this test did not
 /// start is reaped by whoever adopted it, in its own time.
 pub fn running(pid: u32) -> bool {

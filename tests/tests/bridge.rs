@@ -9,7 +9,8 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use companion_tests::{
-    binary, desktop_available, get_json, node, peers_available, secret_service_available, Peer,
+    binary, desktop_available, free_port, get_json, node, peers_available,
+    secret_service_available, Peer,
 };
 use serde_json::{json, Value};
 
@@ -863,11 +864,7 @@ fn bad_input_gets_json_rpc_errors_and_the_bridge_goes_on() {
 
 #[test]
 fn an_unreachable_server_answers_every_request() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let url = format!("http://127.0.0.1:{port}/mcp");
     let mut b = Bridge::start(&[&url]);
     b.send(INIT);
@@ -887,6 +884,21 @@ fn an_unreachable_server_answers_every_request() {
     assert!(took < Duration::from_secs(1), "{took:?}");
 }
 
+/// A server called `name` that answers `initialize` and `tools/list` (with no tools), and
+/// accepts notifications.
+fn tools_server(name: &'static str) -> impl Fn(&upstream::Request) -> Reply + Send + Sync {
+    move |r| {
+        if r.method != "POST" {
+            return Reply::status(if r.method == "DELETE" { 200 } else { 405 });
+        }
+        match method_of(&r.body).as_str() {
+            "initialize" => initialize_reply(r, name, "1"),
+            "tools/list" => result_reply(r, r#"{"tools":[]}"#),
+            _ => Reply::status(202),
+        }
+    }
+}
+
 /// A proxy in the environment carries https too, as at most workplaces: through a CONNECT
 /// tunnel of tinyproxy, a real forward proxy, to an https server whose CA is trusted through
 /// `SSL_CERT_FILE`.
@@ -896,23 +908,10 @@ fn https_goes_through_the_proxys_connect_tunnel() {
     if !desktop_available("tinyproxy (Debian's tinyproxy-bin)", tinyproxy.exists()) {
         return;
     }
-    let up = Upstream::start_tls(|r| {
-        if r.method != "POST" {
-            return Reply::status(if r.method == "DELETE" { 200 } else { 405 });
-        }
-        match method_of(&r.body).as_str() {
-            "initialize" => initialize_reply(r, "tunnelled", "1"),
-            "tools/list" => result_reply(r, r#"{"tools":[]}"#),
-            _ => Reply::status(202),
-        }
-    });
+    let up = Upstream::start_tls(tools_server("tunnelled"));
     let dir = tempfile::tempdir().unwrap();
     // tinyproxy takes no port 0: a free one, chosen just before it starts.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let conf = dir.path().join("tinyproxy.conf");
     std::fs::write(
         &conf,
@@ -983,21 +982,8 @@ fn https_goes_through_the_proxys_connect_tunnel() {
 fn a_proxy_from_the_environment_carries_the_requests() {
     // The proxy is the upstream itself, answering requests in absolute form. The server's own
     // address is a closed port: a request that did not go through the proxy would fail.
-    let proxy = Upstream::start(|r| {
-        if r.method != "POST" {
-            return Reply::status(if r.method == "DELETE" { 200 } else { 405 });
-        }
-        match method_of(&r.body).as_str() {
-            "initialize" => initialize_reply(r, "proxied", "1"),
-            "tools/list" => result_reply(r, r#"{"tools":[]}"#),
-            _ => Reply::status(202),
-        }
-    });
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let proxy = Upstream::start(tools_server("proxied"));
+    let port = free_port();
     let server = format!("http://127.0.0.1:{port}/mcp");
     let proxy_url = proxy.url.trim_end_matches("/mcp").to_owned();
     let mut b = Bridge::start_with(

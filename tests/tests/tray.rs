@@ -146,11 +146,20 @@ impl App {
         pid
     }
 
+    /// `program ARGS` (the CLI, or a copy of it) in this home and namespace.
+    fn command(&self, program: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(program);
+        self.env(&mut c);
+        c.args(args);
+        c
+    }
+
     /// Runs `mcp-companion ARGS` in this home and namespace; its stdout.
     fn cli(&self, args: &[&str]) -> Vec<u8> {
-        let mut c = Command::new(binary("mcp-companion"));
-        self.env(&mut c);
-        let out = c.args(args).output().unwrap();
+        let out = self
+            .command(&binary("mcp-companion"), args)
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "mcp-companion {args:?}: {}",
@@ -674,9 +683,7 @@ fn several_starts_at_once_make_one_tray_and_no_window() {
     let _reap = Reap(app.program.clone(), app.namespace.clone());
     let starts: Vec<Child> = (0..4)
         .map(|_| {
-            let mut c = Command::new(&cli);
-            app.env(&mut c);
-            c.arg("status")
+            app.command(&cli, &["status"])
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())

@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use companion_tests::{binary, desktop_available, peers_available, pids_of, running, Peer};
+use companion_tests::{
+    binary, desktop_available, free_port, peers_available, pids_of, running, Peer,
+};
 use fantoccini::{Client, ClientBuilder, Locator};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -194,14 +196,6 @@ fn env(c: &mut Command, h: &Path) {
             "MCP_COMPANION_KEYCHAIN_NAMESPACE",
             format!("window-{}", std::process::id()),
         );
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Where the screenshots go: the directory `MCP_COMPANION_SCREENSHOTS` names (the README's are
