@@ -899,6 +899,15 @@ fn tools_server(name: &'static str) -> impl Fn(&upstream::Request) -> Reply + Se
     }
 }
 
+/// Initializes `b` with the [`tools_server`] called `name` behind it, and lists its tools.
+fn lists_tools(b: &mut Bridge, name: &str) {
+    let init = b.initialize();
+    assert_eq!(init["result"]["serverInfo"]["name"], name, "{init}");
+    b.send(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
+    let r = b.recv();
+    assert_eq!(r["result"]["tools"], json!([]), "{r}");
+}
+
 /// A proxy in the environment carries https too, as at most workplaces: through a CONNECT
 /// tunnel of tinyproxy, a real forward proxy, to an https server whose CA is trusted through
 /// `SSL_CERT_FILE`.
@@ -958,11 +967,7 @@ fn https_goes_through_the_proxys_connect_tunnel() {
             ("no_proxy", ""),
         ],
     );
-    let init = b.initialize();
-    assert_eq!(init["result"]["serverInfo"]["name"], "tunnelled", "{init}");
-    b.send(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
-    let r = b.recv();
-    assert_eq!(r["result"]["tools"], json!([]), "{r}");
+    lists_tools(&mut b, "tunnelled");
     let (status, _) = b.close(Duration::from_secs(2));
     assert!(status.success(), "{status}");
     assert!(up.posts().len() >= 3, "{:?}", up.posts().len());
@@ -995,11 +1000,7 @@ fn a_proxy_from_the_environment_carries_the_requests() {
             ("no_proxy", ""),
         ],
     );
-    let init = b.initialize();
-    assert_eq!(init["result"]["serverInfo"]["name"], "proxied", "{init}");
-    b.send(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
-    let r = b.recv();
-    assert_eq!(r["result"]["tools"], json!([]), "{r}");
+    lists_tools(&mut b, "proxied");
     let paths: Vec<String> = proxy.posts().iter().map(|r| r.path.clone()).collect();
     assert!(paths.len() >= 3, "{paths:?}");
     assert!(
